@@ -1,0 +1,71 @@
+"""The one typed settings object of Streamlake.
+
+Every knob the code reads comes from here, set through environment variables
+with the prefix ``STREAMLAKE_`` (or a ``.env`` file). Nothing else in the code
+reads the environment for configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SOURCE_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def normalise_source_name(name: str) -> str:
+    """Glue and dbt want lowercase names of letters, digits and underscores."""
+    return _SOURCE_NAME.sub("_", name.lower()).strip("_")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMLAKE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    target: Literal["local", "aws"] = "local"
+    lake_root: str = Field(
+        default="./lake",
+        description="A local folder, or an s3://bucket/prefix URI, holding bronze/ and quarantine/.",
+    )
+    aws_region: str = "us-east-1"
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Only for S3 stand-ins such as moto; empty means AWS itself."
+    )
+
+    # Landing
+    source_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Maps a Kinesis stream or DynamoDB table name to the Bronze source it lands as, "
+            'e.g. {"prod-orders": "orders"}. Unmapped names land under their own name.'
+        ),
+    )
+    max_record_bytes: int = Field(
+        default=1_048_576, gt=0, description="Larger decoded records go to quarantine."
+    )
+    parquet_compression: str = "zstd"
+
+    # Observability
+    log_level: str = "INFO"
+    metrics_namespace: str = "Streamlake"
+
+    @field_validator("lake_root")
+    @classmethod
+    def _lake_root_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("lake_root must not be empty")
+        return value.rstrip("/") or "/"
+
+    def source_for(self, stream_or_table: str) -> str:
+        return normalise_source_name(self.source_aliases.get(stream_or_table, stream_or_table))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process (a Lambda container keeps them warm)."""
+    return Settings()
