@@ -42,12 +42,8 @@ LakeRootOption = Annotated[
 
 
 def _settings(lake_root: str | None) -> Settings:
-    overrides = {"lake_root": lake_root} if lake_root else {}
-    try:
-        return Settings(**overrides)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise UsageError(f"setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    """Settings from the environment, with the command line's overrides on top."""
+    return Settings(**({"lake_root": lake_root} if lake_root else {}))
 
 
 def _open_store(settings: Settings) -> LakeStore:
@@ -56,8 +52,9 @@ def _open_store(settings: Settings) -> LakeStore:
     return store
 
 
-def simulate_and_land(settings: Settings, workload: WorkloadConfig,
-                      delivery: DeliveryConfig) -> FeedReport:
+def simulate_and_land(
+    settings: Settings, workload: WorkloadConfig, delivery: DeliveryConfig
+) -> FeedReport:
     """Generate the workload and land it through the real handlers, with a progress bar."""
     store = _open_store(settings)
     planned = deliveries(generate(workload), delivery)
@@ -140,12 +137,20 @@ def simulate(
     """Simulate the application and land its stream records in Bronze through the handlers."""
     settings = _settings(lake_root)
     workload = WorkloadConfig(
-        seed=seed, customers=customers, products=products, orders=orders, events=events,
-        days=days, late_fraction=late_fraction,
+        seed=seed,
+        customers=customers,
+        products=products,
+        orders=orders,
+        events=events,
+        days=days,
+        late_fraction=late_fraction,
     )
     delivery = DeliveryConfig(
-        seed=seed, kinesis_batch_size=kinesis_batch_size, dynamodb_batch_size=dynamodb_batch_size,
-        duplicate_fraction=duplicate_fraction, out_of_order_fraction=out_of_order_fraction,
+        seed=seed,
+        kinesis_batch_size=kinesis_batch_size,
+        dynamodb_batch_size=dynamodb_batch_size,
+        duplicate_fraction=duplicate_fraction,
+        out_of_order_fraction=out_of_order_fraction,
         malformed_fraction=malformed_fraction,
     )
     report = simulate_and_land(settings, workload, delivery)
@@ -165,9 +170,13 @@ def run(lake_root: LakeRootOption = None) -> None:
         settings,
         WorkloadConfig(),
         # A realistic bad day: some redelivery, some reordering, a few broken records.
-        DeliveryConfig(kinesis_batch_size=2_000, dynamodb_batch_size=500,
-                       duplicate_fraction=0.05, out_of_order_fraction=0.05,
-                       malformed_fraction=0.002),
+        DeliveryConfig(
+            kinesis_batch_size=2_000,
+            dynamodb_batch_size=500,
+            duplicate_fraction=0.05,
+            out_of_order_fraction=0.05,
+            malformed_fraction=0.002,
+        ),
     )
     _print_feed(report)
     print_bronze(_open_store(settings))
@@ -191,6 +200,10 @@ def main() -> None:
     """Console-script entry: known errors become one line on stderr and exit code 2."""
     try:
         app()
+    except ValidationError as error:  # settings from the environment
+        first = error.errors()[0]
+        errors.print(f"[red]error:[/] setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        sys.exit(2)
     except (UsageError, LakeRootError, ValueError) as error:
         errors.print(f"[red]error:[/] {error}")
         sys.exit(2)

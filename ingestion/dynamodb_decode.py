@@ -96,5 +96,6 @@ def image_to_json(image: Any, where: str = "$") -> str:
     for name, attribute in image.items():
         if not isinstance(name, str):
             raise DynamoDecodeError(f"attribute names must be strings at {where}")
-        members.append(f"{json.dumps(name, ensure_ascii=False)}:{attribute_to_json(attribute, f'{where}.{name}')}")
+        value = attribute_to_json(attribute, f"{where}.{name}")
+        members.append(f"{json.dumps(name, ensure_ascii=False)}:{value}")
     return "{" + ",".join(members) + "}"

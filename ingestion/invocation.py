@@ -12,7 +12,13 @@ from typing import Any
 import pyarrow as pa
 
 from ingestion.landing import BatchIdentity, LandingResult, land_batch
-from ingestion.observability import add_context_keys, logger, metrics, record_summary
+from ingestion.observability import (
+    add_context_keys,
+    configure,
+    logger,
+    metrics,
+    record_summary,
+)
 from ingestion.settings import Settings, get_settings
 from ingestion.store import LakeStore
 
@@ -44,9 +50,10 @@ def store_for(settings: Settings) -> LakeStore:
 
 def records_of(event: Any) -> list[Any]:
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        keys = sorted(event)[:5] if isinstance(event, dict) else "-"
         raise InvalidEventError(
             "expected a Lambda stream event with a 'Records' list; "
-            f"got {type(event).__name__} with keys {sorted(event)[:5] if isinstance(event, dict) else '-'}"
+            f"got {type(event).__name__} with keys {keys}"
         )
     return event["Records"]
 
@@ -78,7 +85,7 @@ def land_groups(
                 ingestion_time,
                 settings.parquet_compression,
             )
-        except Exception as error:  # noqa: BLE001 - any failure to land means: retry from here
+        except Exception as error:
             logger.exception(
                 "could not land batch, reporting it for retry",
                 extra={"file": group.identity.file_name, "error": str(error)},
@@ -118,6 +125,7 @@ def run_handler(
     started = time.perf_counter()
     add_context_keys(context)
     settings = settings or get_settings()
+    configure(settings)
     records = records_of(event)
     ingestion_time = datetime.now(UTC)
     groups = build_groups(records, settings, ingestion_time) if records else []

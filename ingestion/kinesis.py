@@ -53,7 +53,10 @@ def _envelope_problem(record: Any) -> str | None:
     arrival = kinesis.get("approximateArrivalTimestamp")
     if arrival is not None and (isinstance(arrival, bool) or not isinstance(arrival, int | float)):
         return "kinesis.approximateArrivalTimestamp is not a number"
-    if not isinstance(record.get("eventSourceARN"), str) or stream_name(record["eventSourceARN"]) is None:
+    if (
+        not isinstance(record.get("eventSourceARN"), str)
+        or stream_name(record["eventSourceARN"]) is None
+    ):
         return "eventSourceARN names no Kinesis stream"
     if not isinstance(record.get("eventID"), str):
         return "eventID missing"
@@ -192,7 +195,9 @@ def _broken_envelopes_group(
     identity = (
         BatchIdentity.of(source, "malformed", sequences)
         if sequences
-        else BatchIdentity(source, "malformed", "0", content_digest(row["original_bytes"] for row in rows))
+        else BatchIdentity(
+            source, "malformed", "0", content_digest(row["original_bytes"] for row in rows)
+        )
     )
     return LandingGroup(
         identity=identity,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
@@ -150,8 +150,6 @@ from reasoned
 """
 
 
-
-
 @dataclass(frozen=True)
 class KinesisColumns:
     """The envelope fields of a batch, one Arrow column each, in delivery order."""
@@ -197,9 +195,7 @@ def decode_events(
 ) -> DecodedEvents:
     """Decode one shard's records; pure apart from the in-memory DuckDB."""
     n = len(columns)
-    batch = pa.table(
-        {"position": pa.array(range(n), pa.int32()), "data": columns.data}
-    )
+    batch = pa.table({"position": pa.array(range(n), pa.int32()), "data": columns.data})
     con = _Connection.get()
     con.register("batch", batch)
     try:

@@ -7,10 +7,16 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ingestion.settings import get_settings
+from ingestion.settings import Settings
 
-logger = Logger(service="streamlake-ingestion", level=get_settings().log_level)
-metrics = Metrics(namespace=get_settings().metrics_namespace, service="streamlake-ingestion")
+logger = Logger(service="streamlake-ingestion")
+metrics = Metrics(service="streamlake-ingestion")
+
+
+def configure(settings: Settings) -> None:
+    """Applied per invocation, so that importing a handler never reads settings."""
+    logger.setLevel(settings.log_level)
+    metrics.namespace = settings.metrics_namespace
 
 
 def add_context_keys(context: Any) -> None:

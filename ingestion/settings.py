@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     target: Literal["local", "aws"] = "local"
     lake_root: str = Field(
         default="./lake",
-        description="A local folder, or an s3://bucket/prefix URI, holding bronze/ and quarantine/.",
+        description="A local folder, or an s3://bucket/prefix URI, for bronze/ and quarantine/.",
     )
     aws_region: str = "us-east-1"
     s3_endpoint_url: str | None = Field(

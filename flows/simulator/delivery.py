@@ -119,8 +119,10 @@ DYNAMODB_CORRUPTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 def _sequence_of(record: dict[str, Any]) -> str:
-    return record["kinesis"]["sequenceNumber"] if "kinesis" in record else (
-        record["dynamodb"]["SequenceNumber"]
+    return (
+        record["kinesis"]["sequenceNumber"]
+        if "kinesis" in record
+        else (record["dynamodb"]["SequenceNumber"])
     )
 
 
@@ -166,11 +168,13 @@ def deliveries(workload: Workload, config: DeliveryConfig) -> list[Delivery]:
     """Every Lambda invocation the workload causes, in the order Lambda would make them."""
     rng = random.Random(config.seed)
     streams: list[tuple[Kind, str, list[list[dict[str, Any]]]]] = []
-    for table, records in workload.dynamodb.items():
-        records = _with_malformed(records, DYNAMODB_CORRUPTIONS, config.malformed_fraction, rng)
+    for table, changes in workload.dynamodb.items():
+        records = _with_malformed(changes, DYNAMODB_CORRUPTIONS, config.malformed_fraction, rng)
         streams.append(("dynamodb_streams", table, _batches(records, config.dynamodb_batch_size)))
-    for records in workload.kinesis.values():
-        records = _with_malformed(records, KINESIS_CORRUPTIONS, config.malformed_fraction, rng)
+    for shard_records in workload.kinesis.values():
+        records = _with_malformed(
+            shard_records, KINESIS_CORRUPTIONS, config.malformed_fraction, rng
+        )
         streams.append(("kinesis", workload.stream, _batches(records, config.kinesis_batch_size)))
 
     per_stream: list[list[Delivery]] = []

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flows.simulator.delivery import Delivery
 from ingestion import dynamodb_streams, kinesis
 from ingestion.invocation import store_for
 from ingestion.landing import sequence_key
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
-from flows.simulator.delivery import Delivery
 
 # Metrics go to CloudWatch in AWS; locally Powertools would print them to stdout.
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -85,9 +85,7 @@ def feed(
         for attempt in range(1, max_attempts + 1):
             report.invocations += 1
             report.records_sent += len(records)
-            response = handler(
-                {"Records": records}, LocalContext(), settings=settings, store=store
-            )
+            response = handler({"Records": records}, LocalContext(), settings=settings, store=store)
             failures = response["batchItemFailures"]
             if not failures:
                 break

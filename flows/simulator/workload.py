@@ -16,25 +16,77 @@ from typing import Any
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
 
 REGIONS = {
-    "North America": [("US", "California", "San Francisco"), ("US", "New York", "New York"),
-                      ("CA", "Ontario", "Toronto")],
-    "Europe": [("DE", "Bavaria", "Munich"), ("FR", "Ile-de-France", "Paris"),
-               ("GB", "England", "London")],
-    "Asia Pacific": [("JP", "Tokyo", "Tokyo"), ("AU", "New South Wales", "Sydney"),
-                     ("SG", "Singapore", "Singapore")],
+    "North America": [
+        ("US", "California", "San Francisco"),
+        ("US", "New York", "New York"),
+        ("CA", "Ontario", "Toronto"),
+    ],
+    "Europe": [
+        ("DE", "Bavaria", "Munich"),
+        ("FR", "Ile-de-France", "Paris"),
+        ("GB", "England", "London"),
+    ],
+    "Asia Pacific": [
+        ("JP", "Tokyo", "Tokyo"),
+        ("AU", "New South Wales", "Sydney"),
+        ("SG", "Singapore", "Singapore"),
+    ],
     "Latin America": [("BR", "Sao Paulo", "Sao Paulo"), ("MX", "CDMX", "Mexico City")],
 }
 CATEGORIES = ["electronics", "books", "home", "toys", "sports", "beauty"]
-DEVICES = [("mobile", "iOS", "Safari"), ("mobile", "Android", "Chrome"),
-           ("desktop", "Windows", "Edge"), ("desktop", "macOS", "Chrome"),
-           ("tablet", "iPadOS", "Safari")]
-FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances",
-         "John", "Radia", "Tim", "Shafi", "Leslie", "Hedy", "Dennis"]
-LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson",
-        "Allen", "McCarthy", "Perlman", "Berners-Lee", "Goldwasser", "Lamport", "Lamarr", "Ritchie"]
+DEVICES = [
+    ("mobile", "iOS", "Safari"),
+    ("mobile", "Android", "Chrome"),
+    ("desktop", "Windows", "Edge"),
+    ("desktop", "macOS", "Chrome"),
+    ("tablet", "iPadOS", "Safari"),
+]
+FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Margaret",
+    "Ken",
+    "Frances",
+    "John",
+    "Radia",
+    "Tim",
+    "Shafi",
+    "Leslie",
+    "Hedy",
+    "Dennis",
+]
+LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Hamilton",
+    "Thompson",
+    "Allen",
+    "McCarthy",
+    "Perlman",
+    "Berners-Lee",
+    "Goldwasser",
+    "Lamport",
+    "Lamarr",
+    "Ritchie",
+]
 ORDER_FLOW = ["placed", "paid", "shipped", "delivered"]
-EVENT_TYPES = ["page_view", "search", "product_view", "add_to_cart", "checkout_start",
-               "purchase", "signup"]
+EVENT_TYPES = [
+    "page_view",
+    "search",
+    "product_view",
+    "add_to_cart",
+    "checkout_start",
+    "purchase",
+    "signup",
+]
 
 KINESIS_SEQUENCE_BASE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898
 DYNAMODB_SEQUENCE_BASE = 100_000_000_000_000_000_000
@@ -48,7 +100,9 @@ class WorkloadConfig:
     orders: int = 2_000
     events: int = 20_000
     days: int = 14
-    end: datetime = field(default_factory=lambda: datetime.now(UTC).replace(second=0, microsecond=0))
+    end: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(second=0, microsecond=0)
+    )
     late_fraction: float = 0.02  # events whose event time lies days before their arrival
     late_days_max: int = 21
     delete_fraction: float = 0.02  # orders removed from the table
@@ -126,14 +180,25 @@ def _customers(rng: random.Random, config: WorkloadConfig, changes: list[_Change
             "created_at": _iso(_between(rng, config.start, config.start + timedelta(days=1))),
         }
         customers.append(item)
-        changes.append(_Change(datetime.fromisoformat(item["created_at"]), "customers", "INSERT",
-                               {"customer_id": item["customer_id"]}, item, None))
+        changes.append(
+            _Change(
+                datetime.fromisoformat(item["created_at"]),
+                "customers",
+                "INSERT",
+                {"customer_id": item["customer_id"]},
+                item,
+                None,
+            )
+        )
     # A few customers move region: a MODIFY that Silver must apply by sequence number.
     for item in rng.sample(customers, k=max(1, len(customers) // 20)):
         moved = {**item, "region": rng.choice(list(REGIONS))}
         at = _between(rng, config.start + timedelta(days=1), config.end)
-        changes.append(_Change(at, "customers", "MODIFY", {"customer_id": item["customer_id"]},
-                               moved, dict(item)))
+        changes.append(
+            _Change(
+                at, "customers", "MODIFY", {"customer_id": item["customer_id"]}, moved, dict(item)
+            )
+        )
         item.update(moved)
     return customers
 
@@ -152,21 +217,33 @@ def _products(rng: random.Random, config: WorkloadConfig, changes: list[_Change]
         }
         products.append(item)
         at = _between(rng, config.start, config.start + timedelta(hours=12))
-        changes.append(_Change(at, "products", "INSERT", {"product_id": item["product_id"]},
-                               item, None))
+        changes.append(
+            _Change(at, "products", "INSERT", {"product_id": item["product_id"]}, item, None)
+        )
     # Price changes and restocks during the period.
     for item in rng.sample(products, k=max(1, len(products) // 5)):
-        updated = {**item, "price": (item["price"] * Decimal("0.9")).quantize(Decimal("0.01")),
-                   "stock": item["stock"] + rng.randrange(0, 50)}
+        updated = {
+            **item,
+            "price": (item["price"] * Decimal("0.9")).quantize(Decimal("0.01")),
+            "stock": item["stock"] + rng.randrange(0, 50),
+        }
         at = _between(rng, config.start + timedelta(days=1), config.end)
-        changes.append(_Change(at, "products", "MODIFY", {"product_id": item["product_id"]},
-                               updated, dict(item)))
+        changes.append(
+            _Change(
+                at, "products", "MODIFY", {"product_id": item["product_id"]}, updated, dict(item)
+            )
+        )
         item.update(updated)
     return products
 
 
-def _orders(rng: random.Random, config: WorkloadConfig, customers: list[dict],
-            products: list[dict], changes: list[_Change]) -> None:
+def _orders(
+    rng: random.Random,
+    config: WorkloadConfig,
+    customers: list[dict],
+    products: list[dict],
+    changes: list[_Change],
+) -> None:
     for n in range(config.orders):
         customer = rng.choice(customers)
         product = rng.choice(products)
@@ -186,7 +263,7 @@ def _orders(rng: random.Random, config: WorkloadConfig, customers: list[dict],
         changes.append(_Change(placed_at, "orders", "INSERT", keys, dict(order), None))
         at = placed_at
         if rng.random() < config.update_fraction:
-            path = ["cancelled"] if rng.random() < 0.15 else ORDER_FLOW[1:rng.randrange(2, 5)]
+            path = ["cancelled"] if rng.random() < 0.15 else ORDER_FLOW[1 : rng.randrange(2, 5)]
             for status in path:
                 at = min(at + timedelta(hours=rng.uniform(0.5, 36)), config.end)
                 updated = {**order, "status": status, "updated_at": _iso(at)}
@@ -204,9 +281,15 @@ def _sequence_changes(changes: list[_Change]) -> dict[str, list[dict[str, Any]]]
         records = by_table[change.table]
         sequence = str(DYNAMODB_SEQUENCE_BASE + (len(records) + 1) * 100)
         records.append(
-            dynamodb_record(table=change.table, event_name=change.event_name, keys=change.keys,
-                            new_item=change.new, old_item=change.old,
-                            sequence_number=sequence, created=change.at)
+            dynamodb_record(
+                table=change.table,
+                event_name=change.event_name,
+                keys=change.keys,
+                new_item=change.new,
+                old_item=change.old,
+                sequence_number=sequence,
+                created=change.at,
+            )
         )
     return by_table
 
@@ -215,8 +298,9 @@ def _shard_for(partition_key: str, shards: int) -> str:
     return f"shardId-{zlib.crc32(partition_key.encode()) % shards:012d}"
 
 
-def _events(rng: random.Random, config: WorkloadConfig, customers: list[dict],
-            products: list[dict]) -> dict[str, list[dict[str, Any]]]:
+def _events(
+    rng: random.Random, config: WorkloadConfig, customers: list[dict], products: list[dict]
+) -> dict[str, list[dict[str, Any]]]:
     """Sessions of users walking the funnel, arriving in time order on their shards."""
     produced: list[tuple[datetime, datetime, str, bytes]] = []  # arrival, -, key, payload
     n = 0
@@ -239,8 +323,7 @@ def _events(rng: random.Random, config: WorkloadConfig, customers: list[dict],
             if step == "search":
                 properties["query"] = rng.choice(CATEGORIES)
             if step in ("product_view", "add_to_cart", "checkout_start", "purchase"):
-                properties.update(product_id=product["product_id"],
-                                  price=float(product["price"]))
+                properties.update(product_id=product["product_id"], price=float(product["price"]))
             if step == "purchase":
                 properties["revenue"] = float(product["price"])
             event_time = at
@@ -258,8 +341,14 @@ def _events(rng: random.Random, config: WorkloadConfig, customers: list[dict],
                 "geo": {"country": country, "region": region, "city": city},
                 "device": {"type": device_type, "os": os_name, "browser": browser},
             }
-            produced.append((arrival, event_time, customer["customer_id"],
-                             json.dumps(payload, separators=(",", ":")).encode()))
+            produced.append(
+                (
+                    arrival,
+                    event_time,
+                    customer["customer_id"],
+                    json.dumps(payload, separators=(",", ":")).encode(),
+                )
+            )
             n += 1
     produced.sort(key=lambda item: item[0])
     by_shard: dict[str, list[dict[str, Any]]] = {
@@ -268,10 +357,19 @@ def _events(rng: random.Random, config: WorkloadConfig, customers: list[dict],
     for arrival, _, key, payload in produced:
         shard = _shard_for(key, config.shards)
         records = by_shard[shard]
-        sequence = str(KINESIS_SEQUENCE_BASE + len(records) * 1_000)
-        records.append(kinesis_record(payload, stream=config.stream, shard_id=shard,
-                                      sequence_number=sequence, partition_key=key,
-                                      arrival=arrival))
+        # Kinesis sequence numbers are unique across the stream's shards, too.
+        shard_offset = int(shard.rsplit("-", 1)[1]) * 10**15
+        sequence = str(KINESIS_SEQUENCE_BASE + shard_offset + len(records) * 1_000)
+        records.append(
+            kinesis_record(
+                payload,
+                stream=config.stream,
+                shard_id=shard,
+                sequence_number=sequence,
+                partition_key=key,
+                arrival=arrival,
+            )
+        )
     return by_shard
 
 

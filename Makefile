@@ -1,0 +1,45 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+# Everything installs from this repository's own files: uv.lock pins every package,
+# and uv itself is bootstrapped with pip when the machine has none.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+
+# Never download an interpreter: the project runs on the machine's Python 3.11.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: demo test lint format install bench clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.installed
+
+demo: install
+	$(UV) run --frozen streamlake run
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+test: lint
+	$(UV) run --frozen pytest
+
+format: install
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: install
+	$(UV) run --frozen python bench/kinesis_handler.py
+
+clean:
+	rm -rf lake .venv $(TOOLS) .pytest_cache .ruff_cache
