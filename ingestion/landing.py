@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.schemas import DICTIONARY_COLUMNS, QUARANTINE
+from ingestion.schemas import DICTIONARY_COLUMNS, QUARANTINE, STATISTICS_COLUMNS
 from ingestion.store import LakeStore
 
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -64,8 +64,14 @@ def partition_path(area: str, source: str, day: str, file_name: str) -> str:
 
 def to_parquet_bytes(table: pa.Table, compression: str) -> pa.Buffer:
     sink = pa.BufferOutputStream()
-    dictionary = [name for name in table.column_names if name in DICTIONARY_COLUMNS]
-    pq.write_table(table, sink, compression=compression, use_dictionary=dictionary)
+    names = table.column_names
+    pq.write_table(
+        table,
+        sink,
+        compression=compression,
+        use_dictionary=[name for name in names if name in DICTIONARY_COLUMNS],
+        write_statistics=[name for name in names if name in STATISTICS_COLUMNS],
+    )
     return sink.getvalue()
 
 
