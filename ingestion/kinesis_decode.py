@@ -104,7 +104,7 @@ def _query(max_record_bytes: int) -> str:
     body = "\n                ".join(checks)
     return f"""
 with decoded as (
-    select position, data, try(from_base64(data)) as raw from batch
+    select data, try(from_base64(data)) as raw from batch
 ), texted as (
     select *, case when octet_length(raw) <= {max_record_bytes} then try(decode(raw)) end as text
     from decoded
@@ -133,7 +133,6 @@ with decoded as (
     from checked
 )
 select
-    position,
     reason,
     fields.event_id as event_id,
     fields.event_type as event_type,
@@ -141,8 +140,12 @@ select
     fields.session_id as session_id,
     event_time,
     fields.properties::varchar as properties,
-    fields.geo as geo,
-    fields.device as device,
+    fields.geo.country as geo_country,
+    fields.geo.region as geo_region,
+    fields.geo.city as geo_city,
+    fields.device.type as device_type,
+    fields.device.os as device_os,
+    fields.device.browser as device_browser,
     case when reason is null then not list_has_all({_KNOWN_LIST}, json_keys(text)) else false end
         as has_extra_fields,
     case when reason is not null then coalesce(raw, encode(data)) end as original_bytes
@@ -179,7 +182,15 @@ class _Connection:
     @classmethod
     def get(cls) -> duckdb.DuckDBPyConnection:
         if cls._con is None:
-            con = duckdb.connect(config={"threads": 1, "autoinstall_known_extensions": False})
+            # Output rows are matched to the envelope columns by position, so
+            # insertion order must hold (it is DuckDB's default; stated here on purpose).
+            con = duckdb.connect(
+                config={
+                    "threads": 1,
+                    "preserve_insertion_order": True,
+                    "autoinstall_known_extensions": False,
+                }
+            )
             con.execute("set TimeZone = 'UTC'")
             cls._con = con
         return cls._con
@@ -195,73 +206,47 @@ def decode_events(
 ) -> DecodedEvents:
     """Decode one shard's records; pure apart from the in-memory DuckDB."""
     n = len(columns)
-    batch = pa.table({"position": pa.array(range(n), pa.int32()), "data": columns.data})
+    batch = pa.table({"data": columns.data})
     con = _Connection.get()
     con.register("batch", batch)
     try:
         decoded = con.execute(_query(max_record_bytes)).to_arrow_table()
     finally:
         con.unregister("batch")
-    # DuckDB returns rows in input order for this plain projection; sort anyway
-    # only if it ever did not, since the metadata columns are matched by position.
-    positions = decoded.column("position")
-    if not pc.all(pc.equal(positions, pa.array(range(n), pa.int32()))).as_py():
-        decoded = decoded.sort_by("position")
 
-    is_bad = pc.is_valid(decoded.column("reason"))
-    is_good = pc.invert(is_bad)
-    arrival = pc.cast(
-        pc.round(pc.multiply(pc.cast(columns.arrival_seconds, pa.float64()), 1_000_000)),
-        pa.int64(),
-    ).cast(pa.timestamp("us", tz="UTC"))
-    n_good = n - pc.sum(is_bad.cast(pa.int32())).as_py() if n else 0
+    utc = pa.timestamp("us", tz="UTC")
+    reasons = decoded.column("reason")
+    arrival_micros = pc.round(pc.multiply(pc.cast(columns.arrival_seconds, pa.float64()), 1e6))
+    metadata = {
+        "stream": pa.repeat(pa.scalar(stream, pa.string()), n),
+        "shard_id": pa.repeat(pa.scalar(shard_id, pa.string()), n),
+        "sequence_number": columns.sequence_number,
+        "partition_key": columns.partition_key,
+        "arrival_time": pc.cast(arrival_micros, pa.int64()).cast(utc),
+        "ingestion_time": pa.repeat(pa.scalar(ingestion_time, utc), n),
+    }
+    payload_columns = {
+        name: decoded.column(name) for name in EVENTS.names if name in decoded.column_names
+    }
+    is_good = pc.is_null(reasons)
+    payload_columns["extra_fields"] = _extra_fields(decoded, columns.data, is_good)
+    good = pa.table({**payload_columns, **metadata}).select(EVENTS.names)
+    if reasons.null_count == n:
+        return DecodedEvents(good=good.cast(EVENTS), bad=QUARANTINE.empty_table())
 
-    extra = _extra_fields(decoded, columns.data, is_good)
-    geo = decoded.column("geo").combine_chunks()
-    device = decoded.column("device").combine_chunks()
-    good = pa.table(
+    bad = pa.table(
         {
-            "event_id": decoded.column("event_id"),
-            "event_type": decoded.column("event_type"),
-            "user_id": decoded.column("user_id"),
-            "session_id": decoded.column("session_id"),
-            "event_time": decoded.column("event_time").cast(pa.timestamp("us", tz="UTC")),
-            "properties": decoded.column("properties"),
-            "geo_country": pc.struct_field(geo, "country"),
-            "geo_region": pc.struct_field(geo, "region"),
-            "geo_city": pc.struct_field(geo, "city"),
-            "device_type": pc.struct_field(device, "type"),
-            "device_os": pc.struct_field(device, "os"),
-            "device_browser": pc.struct_field(device, "browser"),
-            "extra_fields": extra,
-            "stream": pa.repeat(stream, n) if n else pa.array([], pa.string()),
-            "shard_id": pa.repeat(shard_id, n) if n else pa.array([], pa.string()),
+            "source": pa.repeat(pa.scalar(source, pa.string()), n),
+            "reason": reasons,
             "sequence_number": columns.sequence_number,
             "partition_key": columns.partition_key,
-            "arrival_time": arrival,
-            "ingestion_time": pa.repeat(pa.scalar(ingestion_time, pa.timestamp("us", tz="UTC")), n)
-            if n
-            else pa.array([], pa.timestamp("us", tz="UTC")),
+            "shard_id": metadata["shard_id"],
+            "event_source_arn": columns.event_source_arn,
+            "original_bytes": decoded.column("original_bytes"),
+            "ingestion_time": metadata["ingestion_time"],
         }
-    )
-    if n_good != n:
-        bad_rows = pa.table(
-            {
-                "source": pa.repeat(source, n),
-                "reason": decoded.column("reason"),
-                "sequence_number": columns.sequence_number,
-                "partition_key": columns.partition_key,
-                "shard_id": good.column("shard_id"),
-                "event_source_arn": columns.event_source_arn,
-                "original_bytes": decoded.column("original_bytes"),
-                "ingestion_time": good.column("ingestion_time"),
-            }
-        ).filter(is_bad)
-        good = good.filter(is_good)
-        bad = bad_rows.cast(QUARANTINE)
-    else:
-        bad = QUARANTINE.empty_table()
-    return DecodedEvents(good=good.cast(EVENTS), bad=bad)
+    ).filter(pc.invert(is_good))
+    return DecodedEvents(good=good.filter(is_good).cast(EVENTS), bad=bad.cast(QUARANTINE))
 
 
 def _extra_fields(decoded: pa.Table, data: pa.Array, is_good: pa.Array) -> pa.Array:
