@@ -108,6 +108,17 @@ def print_bronze(store: LakeStore) -> None:
         console.print(quarantine)
 
 
+def _land_and_report(
+    settings: Settings, workload: WorkloadConfig, delivery: DeliveryConfig
+) -> None:
+    """Land the simulated workload, then show what the lake holds; exit 1 if anything did not land."""
+    report = simulate_and_land(settings, workload, delivery)
+    _print_feed(report)
+    print_bronze(_open_store(settings))
+    if report.unlanded_batches:
+        raise typer.Exit(1)
+
+
 def _print_feed(report: FeedReport) -> None:
     console.print(
         f"{report.invocations:,} handler invocations, {report.records_sent:,} records sent "
@@ -153,11 +164,7 @@ def simulate(
         out_of_order_fraction=out_of_order_fraction,
         malformed_fraction=malformed_fraction,
     )
-    report = simulate_and_land(settings, workload, delivery)
-    _print_feed(report)
-    print_bronze(_open_store(settings))
-    if report.unlanded_batches:
-        raise typer.Exit(1)
+    _land_and_report(settings, workload, delivery)
 
 
 @app.command()
@@ -166,7 +173,7 @@ def run(lake_root: LakeRootOption = None) -> None:
     settings = _settings(lake_root)
     started = datetime.now(UTC)
     console.rule("[bold]1. simulate and land Bronze")
-    report = simulate_and_land(
+    _land_and_report(
         settings,
         WorkloadConfig(),
         # A realistic bad day: some redelivery, some reordering, a few broken records.
@@ -178,12 +185,8 @@ def run(lake_root: LakeRootOption = None) -> None:
             malformed_fraction=0.002,
         ),
     )
-    _print_feed(report)
-    print_bronze(_open_store(settings))
     elapsed = (datetime.now(UTC) - started).total_seconds()
     console.print(f"[green]done[/] in {elapsed:.1f} s")
-    if report.unlanded_batches:
-        raise typer.Exit(1)
 
 
 @app.command("inventory")

@@ -243,3 +243,25 @@ def test_written_schema_is_the_declared_schema(settings, read) -> None:
     table = read("bronze", "events")
     assert [f.name for f in table.schema] == [f.name for f in EVENTS]
     assert table.schema.field("event_time").type == pa.timestamp("us", tz="UTC")
+
+
+def test_each_invocation_logs_one_structured_summary(settings) -> None:
+    import io
+    import sys
+
+    from ingestion.observability import send_logs_to
+
+    captured = io.StringIO()
+    send_logs_to(captured)
+    try:
+        land([kinesis_rec(1), kinesis_rec(2, b"[]")], settings)
+    finally:
+        send_logs_to(sys.stdout)
+    lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+    (summary,) = [line for line in lines if line.get("message") == "batch processed"]
+    assert summary["level"] == "INFO"
+    assert summary["service"] == "streamlake-ingestion"
+    assert (summary["received"], summary["landed"], summary["quarantined"]) == (2, 1, 1)
+    assert summary["bytes"] > 0
+    assert summary["duration_ms"] >= 0
+    assert len(summary["files"]) == 2
