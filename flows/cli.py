@@ -111,7 +111,7 @@ def print_bronze(store: LakeStore) -> None:
 def _land_and_report(
     settings: Settings, workload: WorkloadConfig, delivery: DeliveryConfig
 ) -> None:
-    """Land the simulated workload, then show what the lake holds; exit 1 if anything did not land."""
+    """Land the simulated workload and show what the lake holds; exit 1 if anything is unlanded."""
     report = simulate_and_land(settings, workload, delivery)
     _print_feed(report)
     print_bronze(_open_store(settings))
