@@ -1,0 +1,85 @@
+{#- What differs between DuckDB and Athena (Trino), behind adapter.dispatch.
+    Models call these and never branch on target.type themselves. -#}
+
+{#- The relation holding a Bronze source's rows. -#}
+{% macro bronze_relation(source_name) -%}
+    {{ return(adapter.dispatch('bronze_relation', 'streamlake')(source_name)) }}
+{%- endmacro %}
+
+{% macro default__bronze_relation(source_name) -%}
+    {{ source('bronze', source_name) }}
+{%- endmacro %}
+
+{% macro duckdb__bronze_relation(source_name) -%}
+    {#- union_by_name reads files from before and after a new column together;
+        hive partitioning exposes dt, so filters on it skip whole folders. -#}
+    read_parquet(
+        '{{ var("lake_root") }}/bronze/{{ source_name }}/*/*.parquet',
+        hive_partitioning = true,
+        union_by_name = true
+    )
+{%- endmacro %}
+
+{#- A scalar from JSON text, as varchar; path like '$.status'. -#}
+{% macro json_text(column, path) -%}
+    {{ return(adapter.dispatch('json_text', 'streamlake')(column, path)) }}
+{%- endmacro %}
+
+{% macro default__json_text(column, path) -%}
+    json_extract_scalar({{ column }}, '{{ path }}')
+{%- endmacro %}
+
+{% macro duckdb__json_text(column, path) -%}
+    json_extract_string({{ column }}, '{{ path }}')
+{%- endmacro %}
+
+{#- An ISO-8601 string with an offset (e.g. 2026-11-20T10:00:00.000Z) as a UTC timestamp. -#}
+{% macro iso_timestamp(expression) -%}
+    {{ return(adapter.dispatch('iso_timestamp', 'streamlake')(expression)) }}
+{%- endmacro %}
+
+{% macro default__iso_timestamp(expression) -%}
+    cast(from_iso8601_timestamp({{ expression }}) as timestamp)
+{%- endmacro %}
+
+{% macro duckdb__iso_timestamp(expression) -%}
+    {#- the connection's TimeZone is UTC (profiles.yml), so this is UTC wall time -#}
+    cast(cast({{ expression }} as timestamptz) as timestamp)
+{%- endmacro %}
+
+{#- A timestamp with time zone from Bronze as a plain UTC timestamp. -#}
+{% macro utc_timestamp(expression) -%}
+    {{ return(adapter.dispatch('utc_timestamp', 'streamlake')(expression)) }}
+{%- endmacro %}
+
+{% macro default__utc_timestamp(expression) -%}
+    cast({{ expression }} as timestamp)
+{%- endmacro %}
+
+{#- Left-padded sequence numbers compare as numbers. -#}
+{% macro sequence_key(column) -%}
+    lpad({{ column }}, {{ var('sequence_width') }}, '0')
+{%- endmacro %}
+
+{#- The merge's names for the incoming row and the row already in the table. -#}
+{% macro merge_source_alias() -%}
+    {{ return(adapter.dispatch('merge_source_alias', 'streamlake')()) }}
+{%- endmacro %}
+{% macro default__merge_source_alias() %}src{% endmacro %}
+{% macro duckdb__merge_source_alias() %}DBT_INTERNAL_SOURCE{% endmacro %}
+
+{% macro merge_target_alias() -%}
+    {{ return(adapter.dispatch('merge_target_alias', 'streamlake')()) }}
+{%- endmacro %}
+{% macro default__merge_target_alias() %}target{% endmacro %}
+{% macro duckdb__merge_target_alias() %}DBT_INTERNAL_DEST{% endmacro %}
+
+{#- Merge condition: the incoming version is newer by source order (invariant 3). -#}
+{% macro newer_version_condition() -%}
+    {{ merge_source_alias() }}.sequence_key > {{ merge_target_alias() }}.sequence_key
+{%- endmacro %}
+
+{#- Merge condition for append-only facts: keep the first delivery of a duplicate. -#}
+{% macro earlier_delivery_condition() -%}
+    {{ merge_source_alias() }}.sequence_key < {{ merge_target_alias() }}.sequence_key
+{%- endmacro %}

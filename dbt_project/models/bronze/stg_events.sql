@@ -1,0 +1,26 @@
+-- depends_on: {{ source('bronze', 'events') }}
+with landed as (
+    select * from {{ bronze_relation('events') }}
+)
+
+select
+    event_id,
+    event_type,
+    user_id,
+    session_id,
+    {{ utc_timestamp('event_time') }} as event_time,
+    properties,
+    geo_country,
+    geo_region,
+    geo_city,
+    device_type,
+    device_os,
+    device_browser,
+    stream,
+    shard_id,
+    sequence_number,
+    {{ sequence_key('sequence_number') }} as sequence_key,
+    {{ utc_timestamp('arrival_time') }} as arrival_time,
+    {{ utc_timestamp('ingestion_time') }} as ingestion_time,
+    cast(dt as date) as dt
+from landed

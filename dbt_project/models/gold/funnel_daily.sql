@@ -1,0 +1,43 @@
+{{ config(unique_key='event_date') }}
+
+{%- set processed_after = watermark('_processed_at') %}
+
+with events as (
+    select events.*
+    from {{ ref('events') }} as events
+    inner join ({{ changed_event_dates(processed_after) }}) as changed
+        on events.event_date = changed.event_date
+),
+
+-- Each step counts the sessions that reached it that day.
+steps as (
+    select
+        event_date,
+        count(distinct case when event_type = 'product_view' then session_id end)
+            as product_view_sessions,
+        count(distinct case when event_type = 'add_to_cart' then session_id end)
+            as add_to_cart_sessions,
+        count(distinct case when event_type = 'checkout_start' then session_id end)
+            as checkout_start_sessions,
+        count(distinct case when event_type = 'purchase' then session_id end)
+            as purchase_sessions
+    from events
+    group by event_date
+)
+
+select
+    event_date,
+    product_view_sessions,
+    add_to_cart_sessions,
+    checkout_start_sessions,
+    purchase_sessions,
+    cast(add_to_cart_sessions as double) / nullif(product_view_sessions, 0)
+        as view_to_cart_rate,
+    cast(checkout_start_sessions as double) / nullif(add_to_cart_sessions, 0)
+        as cart_to_checkout_rate,
+    cast(purchase_sessions as double) / nullif(checkout_start_sessions, 0)
+        as checkout_to_purchase_rate,
+    cast(purchase_sessions as double) / nullif(product_view_sessions, 0)
+        as overall_conversion_rate,
+    {{ run_timestamp() }} as _processed_at
+from steps

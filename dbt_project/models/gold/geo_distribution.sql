@@ -1,0 +1,20 @@
+{{ config(unique_key=['event_date', 'country', 'region']) }}
+
+{%- set processed_after = watermark('_processed_at') %}
+
+with events as (
+    select events.*
+    from {{ ref('events') }} as events
+    inner join ({{ changed_event_dates(processed_after) }}) as changed
+        on events.event_date = changed.event_date
+)
+
+select
+    event_date,
+    coalesce(geo_country, 'unknown') as country,
+    coalesce(geo_region, 'unknown') as region,
+    count(*) as event_count,
+    count(distinct user_id) as unique_users,
+    {{ run_timestamp() }} as _processed_at
+from events
+group by event_date, coalesce(geo_country, 'unknown'), coalesce(geo_region, 'unknown')

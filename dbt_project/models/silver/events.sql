@@ -1,0 +1,46 @@
+{{
+    config(
+        unique_key='event_id',
+        merge_update_condition=earlier_delivery_condition(),
+        update_condition=earlier_delivery_condition(),
+    )
+}}
+
+{%- set landed_after = watermark('_ingested_at', var('watermark_lookback_minutes')) %}
+
+with landed as (
+    select *
+    from {{ ref('stg_events') }}
+    where {{ dt_after_watermark(landed_after) }}
+        and {{ after_watermark('ingestion_time', landed_after) }}
+),
+
+-- A producer retry or a redelivered batch repeats an event: keep its first delivery.
+ranked as (
+    select
+        *,
+        row_number() over (partition by event_id order by sequence_key) as delivery_rank
+    from landed
+)
+
+select
+    event_id,
+    event_type,
+    user_id,
+    session_id,
+    event_time,
+    cast(event_time as date) as event_date,
+    arrival_time,
+    properties,
+    geo_country,
+    geo_region,
+    geo_city,
+    device_type,
+    device_os,
+    device_browser,
+    sequence_number,
+    sequence_key,
+    ingestion_time as _ingested_at,
+    {{ run_timestamp() }} as _processed_at
+from ranked
+where delivery_rank = 1

@@ -1,0 +1,93 @@
+{{
+    config(
+        unique_key='order_id',
+    )
+}}
+
+{#- An order is recomputed when it, its customer or its product changed since
+    this table last ran. The row's group before the change (order date and
+    region) is kept beside the new one, so that Gold can recompute both. -#}
+{%- set processed_after = watermark('_processed_at') %}
+
+with orders as (
+    select * from {{ ref('orders') }}
+),
+
+customers as (
+    select * from {{ ref('customers') }}
+),
+
+products as (
+    select * from {{ ref('products') }}
+),
+
+{% if processed_after is not none %}
+changed_orders as (
+    select order_id from orders
+    where {{ after_watermark('_processed_at', processed_after) }}
+    union
+    select orders.order_id
+    from orders
+    inner join customers on orders.customer_id = customers.customer_id
+    where {{ after_watermark('customers._processed_at', processed_after) }}
+    union
+    select orders.order_id
+    from orders
+    inner join products on orders.product_id = products.product_id
+    where {{ after_watermark('products._processed_at', processed_after) }}
+),
+{% endif %}
+
+enriched as (
+    select
+        orders.order_id,
+        orders.customer_id,
+        customers.customer_name,
+        customers.region,
+        orders.product_id,
+        products.product_name,
+        products.category,
+        orders.quantity,
+        orders.amount,
+        orders.status,
+        orders.created_at,
+        orders.order_date,
+        orders.updated_at,
+        orders.is_deleted,
+        orders.deleted_at
+    from orders
+    left join customers on orders.customer_id = customers.customer_id
+    left join products on orders.product_id = products.product_id
+    {% if processed_after is not none %}
+    inner join changed_orders on orders.order_id = changed_orders.order_id
+    {% endif %}
+)
+
+select
+    enriched.order_id,
+    enriched.customer_id,
+    enriched.customer_name,
+    coalesce(enriched.region, 'unknown') as region,
+    enriched.product_id,
+    enriched.product_name,
+    coalesce(enriched.category, 'unknown') as category,
+    enriched.quantity,
+    enriched.amount,
+    enriched.status,
+    enriched.created_at,
+    enriched.order_date,
+    enriched.updated_at,
+    enriched.is_deleted,
+    enriched.deleted_at,
+    {% if is_incremental() %}
+    previous.order_date as previous_order_date,
+    previous.region as previous_region,
+    {% else %}
+    cast(null as date) as previous_order_date,
+    cast(null as varchar) as previous_region,
+    {% endif %}
+    {{ run_timestamp() }} as _processed_at
+from enriched
+{% if is_incremental() %}
+left join {{ this }} as previous on enriched.order_id = previous.order_id
+{% endif %}

@@ -1,0 +1,39 @@
+{{
+    config(
+        unique_key='product_id',
+        merge_update_condition=newer_version_condition(),
+        update_condition=newer_version_condition(),
+    )
+}}
+
+{%- set landed_after = watermark('_ingested_at', var('watermark_lookback_minutes')) %}
+
+with changes as (
+    select *
+    from {{ ref('stg_products') }}
+    where {{ dt_after_watermark(landed_after) }}
+        and {{ after_watermark('ingestion_time', landed_after) }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by product_id order by sequence_key desc) as version_rank
+    from changes
+)
+
+select
+    product_id,
+    product_name,
+    category,
+    price,
+    stock,
+    is_delete as is_deleted,
+    case when is_delete then changed_at end as deleted_at,
+    sequence_number,
+    sequence_key,
+    changed_at,
+    ingestion_time as _ingested_at,
+    {{ run_timestamp() }} as _processed_at
+from ranked
+where version_rank = 1
