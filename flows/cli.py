@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flows.inventory import inventory, quarantine_reasons
+from flows.lakehouse import DbtFailed, layer_counts, open_lake, run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import FeedReport, feed
 from flows.simulator.workload import WorkloadConfig, generate
@@ -167,9 +168,28 @@ def simulate(
     _land_and_report(settings, workload, delivery)
 
 
+def print_layers(settings: Settings) -> None:
+    with open_lake(settings) as con:
+        counts = layer_counts(con)
+    table = Table(title="What each layer holds", title_justify="left")
+    for column in ("layer", "model", "kind", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for count in counts:
+        table.add_row(count.layer, count.table, count.kind, f"{count.rows:,}")
+    console.print(table)
+
+
+@app.command()
+def build(lake_root: LakeRootOption = None) -> None:
+    """Build and test Silver and Gold from Bronze (`dbt build`), then show what each layer holds."""
+    settings = _settings(lake_root)
+    run_dbt(settings, ["build"])
+    print_layers(settings)
+
+
 @app.command()
 def run(lake_root: LakeRootOption = None) -> None:
-    """The main job: simulate a fortnight of the application and land it (Bronze)."""
+    """The main job: simulate the application, land Bronze, build Silver and Gold."""
     settings = _settings(lake_root)
     started = datetime.now(UTC)
     console.rule("[bold]1. simulate and land Bronze")
@@ -185,6 +205,10 @@ def run(lake_root: LakeRootOption = None) -> None:
             malformed_fraction=0.002,
         ),
     )
+    console.rule("[bold]2. dbt build: Silver and Gold, with their tests")
+    run_dbt(settings, ["build"])
+    console.rule("[bold]3. the lakehouse")
+    print_layers(settings)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     console.print(f"[green]done[/] in {elapsed:.1f} s")
 
@@ -207,7 +231,10 @@ def main() -> None:
         first = error.errors()[0]
         errors.print(f"[red]error:[/] setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
         sys.exit(2)
-    except (UsageError, LakeRootError, ValueError) as error:
+    except DbtFailed as error:
+        errors.print(f"[red]error:[/] {error} (dbt's output above names the model or test)")
+        sys.exit(1)
+    except (UsageError, LakeRootError, ValueError, FileNotFoundError) as error:
         errors.print(f"[red]error:[/] {error}")
         sys.exit(2)
 

@@ -39,8 +39,9 @@ def install_pinned_extensions(con: duckdb.DuckDBPyConnection) -> None:
         con.load_extension(name)
 
 
-def connect(database: str = ":memory:", extension_dir: str | Path = DEFAULT_EXTENSION_DIR,
-            **config: object) -> duckdb.DuckDBPyConnection:
+def connect(
+    database: str = ":memory:", extension_dir: str | Path = DEFAULT_EXTENSION_DIR, **config: object
+) -> duckdb.DuckDBPyConnection:
     Path(extension_dir).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(database, config={**connection_config(extension_dir), **config})
     install_pinned_extensions(con)

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     )
     parquet_compression: str = "zstd"
 
+    # Local lakehouse (DuckDB with DuckLake)
+    duckdb_extension_dir: str = Field(
+        default=".duckdb/extensions",
+        description="Where the pinned DuckDB extensions are installed from their PyPI packages.",
+    )
+
     # Observability
     log_level: str = "INFO"
     metrics_namespace: str = "Streamlake"

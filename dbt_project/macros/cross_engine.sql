@@ -16,7 +16,8 @@
     read_parquet(
         '{{ var("lake_root") }}/bronze/{{ source_name }}/*/*.parquet',
         hive_partitioning = true,
-        union_by_name = true
+        union_by_name = true,
+        filename = true
     )
 {%- endmacro %}
 
@@ -82,4 +83,43 @@
 {#- Merge condition for append-only facts: keep the first delivery of a duplicate. -#}
 {% macro earlier_delivery_condition() -%}
     {{ merge_source_alias() }}.sequence_key < {{ merge_target_alias() }}.sequence_key
+{%- endmacro %}
+
+{#- The object a Bronze row was read from (for counting landed files). -#}
+{% macro source_file_column() -%}
+    {{ return(adapter.dispatch('source_file_column', 'streamlake')()) }}
+{%- endmacro %}
+{% macro default__source_file_column() %}"$path"{% endmacro %}
+{% macro duckdb__source_file_column() %}filename{% endmacro %}
+
+{#- Quarantined records of every source. Quarantine may well be empty, and
+    DuckDB refuses a glob that matches no file, so locally the files are looked
+    for first. -#}
+{% macro quarantine_relation() -%}
+    {{ return(adapter.dispatch('quarantine_relation', 'streamlake')()) }}
+{%- endmacro %}
+
+{% macro default__quarantine_relation() -%}
+    {{ source('bronze', 'quarantine') }}
+{%- endmacro %}
+
+{% macro duckdb__quarantine_relation() -%}
+    {%- set pattern = var("lake_root") ~ "/quarantine/*/*/*.parquet" -%}
+    {%- set found = 0 -%}
+    {%- if execute -%}
+        {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')").columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if found > 0 -%}
+        read_parquet('{{ pattern }}', hive_partitioning = true, union_by_name = true)
+    {%- else -%}
+        (
+            select
+                cast(null as varchar) as source,
+                cast(null as varchar) as reason,
+                cast(null as varchar) as sequence_number,
+                cast(null as timestamp) as ingestion_time,
+                cast(null as date) as dt
+            where 1 = 0
+        )
+    {%- endif -%}
 {%- endmacro %}

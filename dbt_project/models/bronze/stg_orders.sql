@@ -21,5 +21,6 @@ select
     {{ sequence_key('sequence_number') }} as sequence_key,
     {{ utc_timestamp('approximate_creation_time') }} as changed_at,
     {{ utc_timestamp('ingestion_time') }} as ingestion_time,
-    cast(dt as date) as dt
+    cast(dt as date) as dt,
+    {{ source_file_column() }} as source_file
 from changes

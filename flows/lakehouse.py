@@ -1,0 +1,103 @@
+"""The local lakehouse: dbt builds on DuckDB with DuckLake, and a look at what each layer holds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from flows.duckdb_extensions import connect
+from ingestion.settings import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+LAYERS = ("bronze", "silver", "gold")
+
+
+class DbtFailed(RuntimeError):
+    """dbt reported a failing model or test; its own output says which."""
+
+
+def catalog_path(settings: Settings) -> Path:
+    return Path(settings.lake_root).resolve() / "catalog" / "streamlake.ducklake"
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """What profiles.yml and dbt_project.yml read, from the one settings object."""
+    lake_root = settings.lake_root
+    if not lake_root.startswith("s3://"):
+        lake_root = str(Path(lake_root).resolve())  # views keep working from any folder
+    return {
+        "STREAMLAKE_TARGET": settings.target,
+        "STREAMLAKE_LAKE_ROOT": lake_root,
+        "STREAMLAKE_DUCKDB_EXTENSION_DIR": str(Path(settings.duckdb_extension_dir).resolve()),
+    }
+
+
+def run_dbt(settings: Settings, args: list[str]) -> None:
+    """Run a dbt command against this project and its profiles.yml.
+
+    In a child process: dbt-duckdb keeps its DuckDB (and so the DuckLake catalog)
+    attached for the life of the process, and a catalog file can be attached
+    only once per process.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "dbt.cli.main",
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+    ]
+    env = {**os.environ, **dbt_environment(settings)}
+    completed = subprocess.run(command, env=env, cwd=PROJECT_DIR, check=False)
+    if completed.returncode != 0:
+        raise DbtFailed(f"dbt {' '.join(args)} failed with exit code {completed.returncode}")
+
+
+@contextmanager
+def open_lake(settings: Settings, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with the lake's DuckLake catalog attached as `lake`."""
+    catalog = catalog_path(settings)
+    if not catalog.exists():
+        raise FileNotFoundError(f"no DuckLake catalog at {catalog}: run `streamlake run` first")
+    con = connect(extension_dir=settings.duckdb_extension_dir)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        mode = " (read_only)" if read_only else ""
+        con.execute(f"attach 'ducklake:{catalog}' as lake{mode}")
+        con.execute("use lake")
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class TableCount:
+    layer: str
+    table: str
+    kind: str
+    rows: int
+
+
+def layer_counts(con: duckdb.DuckDBPyConnection) -> list[TableCount]:
+    found = con.execute(
+        """
+        select table_schema, table_name, table_type
+        from information_schema.tables
+        where table_catalog = 'lake' and table_schema in ('bronze', 'silver', 'gold')
+        order by table_schema, table_name
+        """
+    ).fetchall()
+    counts = []
+    for schema, table, kind in found:
+        (rows,) = con.execute(f'select count(*) from lake."{schema}"."{table}"').fetchone()
+        counts.append(TableCount(schema, table, "view" if kind == "VIEW" else "table", rows))
+    return sorted(counts, key=lambda c: (LAYERS.index(c.layer), c.table))
