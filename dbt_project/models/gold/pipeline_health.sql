@@ -46,7 +46,7 @@ silver as (
 ),
 
 gold as (
-    select 'events' as source, sum(row_count) as gold_rows
+    select 'events' as source, cast(sum(row_count) as bigint) as gold_rows
     from (
         select count(*) as row_count from {{ ref('events_hourly') }}
         union all
@@ -59,7 +59,7 @@ gold as (
         select count(*) from {{ ref('user_activity') }}
     ) as event_models
     union all
-    select 'orders', sum(row_count)
+    select 'orders', cast(sum(row_count) as bigint)
     from (
         select count(*) as row_count from {{ ref('daily_sales_by_region') }}
         union all
