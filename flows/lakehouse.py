@@ -47,9 +47,7 @@ def run_dbt(settings: Settings, args: list[str]) -> None:
     only once per process.
     """
     command = [
-        sys.executable,
-        "-m",
-        "dbt.cli.main",
+        str(Path(sys.executable).with_name("dbt")),
         *args,
         "--project-dir",
         str(PROJECT_DIR),

@@ -31,13 +31,9 @@ select
     add_to_cart_sessions,
     checkout_start_sessions,
     purchase_sessions,
-    cast(add_to_cart_sessions as double) / nullif(product_view_sessions, 0)
-        as view_to_cart_rate,
-    cast(checkout_start_sessions as double) / nullif(add_to_cart_sessions, 0)
-        as cart_to_checkout_rate,
-    cast(purchase_sessions as double) / nullif(checkout_start_sessions, 0)
-        as checkout_to_purchase_rate,
-    cast(purchase_sessions as double) / nullif(product_view_sessions, 0)
-        as overall_conversion_rate,
+    round(cast(add_to_cart_sessions as double) / nullif(product_view_sessions, 0), 6) as view_to_cart_rate,
+    round(cast(checkout_start_sessions as double) / nullif(add_to_cart_sessions, 0), 6) as cart_to_checkout_rate,
+    round(cast(purchase_sessions as double) / nullif(checkout_start_sessions, 0), 6) as checkout_to_purchase_rate,
+    round(cast(purchase_sessions as double) / nullif(product_view_sessions, 0), 6) as overall_conversion_rate,
     {{ run_timestamp() }} as _processed_at
 from steps

@@ -38,10 +38,11 @@ select
     today.metric_value,
     previous_day.metric_value as previous_day_value,
     previous_week.metric_value as previous_week_value,
-    (today.metric_value - previous_day.metric_value) / nullif(previous_day.metric_value, 0)
-        as day_over_day_change,
-    (today.metric_value - previous_week.metric_value) / nullif(previous_week.metric_value, 0)
-        as week_over_week_change,
+    -- rounded: a ratio's last bits depend on how the engine evaluates it
+    round((today.metric_value - previous_day.metric_value)
+        / nullif(previous_day.metric_value, 0), 6) as day_over_day_change,
+    round((today.metric_value - previous_week.metric_value)
+        / nullif(previous_week.metric_value, 0), 6) as week_over_week_change,
     {{ run_timestamp() }} as _processed_at
 from daily as today
 left join daily as previous_day
