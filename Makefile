@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint format install bench clean
+.PHONY: demo test lint format install bench docs clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -30,6 +30,7 @@ demo: install
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen sqlfluff lint dbt_project/models dbt_project/tests
 
 test: lint
 	$(UV) run --frozen pytest
@@ -40,6 +41,10 @@ format: install
 
 bench: install
 	$(UV) run --frozen python bench/kinesis_handler.py
+	$(UV) run --frozen python bench/dbt_build.py
+
+docs: install
+	$(UV) run --frozen dbt docs generate
 
 clean:
-	rm -rf lake .venv $(TOOLS) .pytest_cache .ruff_cache
+	rm -rf lake .venv $(TOOLS) .pytest_cache .ruff_cache target logs .duckdb

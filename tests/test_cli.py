@@ -56,7 +56,10 @@ def test_run_is_the_main_job(tmp_path) -> None:
     result = streamlake("run", env={"STREAMLAKE_LAKE_ROOT": str(tmp_path / "demo")})
     assert result.returncode == 0, result.stderr
     assert "Lake at" in result.stdout and "done" in result.stdout
+    assert "What each layer holds" in result.stdout
+    assert "daily_sales_by_region" in result.stdout
     assert (tmp_path / "demo" / "bronze" / "events").is_dir()
+    assert (tmp_path / "demo" / "catalog" / "streamlake.ducklake").is_file()
 
 
 @pytest.mark.parametrize(

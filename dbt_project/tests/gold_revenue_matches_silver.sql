@@ -1,12 +1,18 @@
 -- Gold revenue per day equals the revenue of Silver's live orders that day.
 with gold as (
-    select order_date, sum(total_revenue) as revenue, sum(order_count) as orders
+    select
+        order_date,
+        sum(total_revenue) as revenue,
+        sum(order_count) as orders
     from {{ ref('daily_sales_by_region') }}
     group by order_date
 ),
 
 silver as (
-    select order_date, sum(amount) as revenue, count(*) as orders
+    select
+        order_date,
+        sum(amount) as revenue,
+        count(*) as orders
     from {{ ref('orders') }}
     where not is_deleted
     group by order_date

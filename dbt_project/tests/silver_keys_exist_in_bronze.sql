@@ -1,16 +1,28 @@
 -- Every Silver row comes from a Bronze record: nothing is invented between layers.
-select 'customers' as model, customer_id as missing_key
-from {{ ref('customers') }}
-where customer_id not in (select customer_id from {{ ref('stg_customers') }})
+select
+    'customers' as silver_model,
+    silver.customer_id as missing_key
+from {{ ref('customers') }} as silver
+left join {{ ref('stg_customers') }} as bronze on silver.customer_id = bronze.customer_id
+where bronze.customer_id is null
 union all
-select 'products', product_id
-from {{ ref('products') }}
-where product_id not in (select product_id from {{ ref('stg_products') }})
+select
+    'products' as silver_model,
+    silver.product_id as missing_key
+from {{ ref('products') }} as silver
+left join {{ ref('stg_products') }} as bronze on silver.product_id = bronze.product_id
+where bronze.product_id is null
 union all
-select 'orders', order_id
-from {{ ref('orders') }}
-where order_id not in (select order_id from {{ ref('stg_orders') }})
+select
+    'orders' as silver_model,
+    silver.order_id as missing_key
+from {{ ref('orders') }} as silver
+left join {{ ref('stg_orders') }} as bronze on silver.order_id = bronze.order_id
+where bronze.order_id is null
 union all
-select 'events', event_id
-from {{ ref('events') }}
-where event_id not in (select event_id from {{ ref('stg_events') }})
+select
+    'events' as silver_model,
+    silver.event_id as missing_key
+from {{ ref('events') }} as silver
+left join {{ ref('stg_events') }} as bronze on silver.event_id = bronze.event_id
+where bronze.event_id is null

@@ -4,7 +4,9 @@
 {%- set processed_after = watermark('_processed_at') %}
 
 with user_days as (
-    select distinct event_date as activity_date, user_id
+    select distinct
+        event_date as activity_date,
+        user_id
     from {{ ref('events') }}
 ),
 
@@ -24,14 +26,16 @@ target_days as (
 select
     target_days.activity_date,
     count(distinct case when user_days.activity_date = target_days.activity_date
-        then user_days.user_id end) as daily_active_users,
+            then user_days.user_id
+    end) as daily_active_users,
     count(distinct case when user_days.activity_date
-        > {{ dbt.dateadd('day', -7, 'target_days.activity_date') }}
-        then user_days.user_id end) as weekly_active_users,
+            > {{ dbt.dateadd('day', -7, 'target_days.activity_date') }}
+            then user_days.user_id
+    end) as weekly_active_users,
     count(distinct user_days.user_id) as monthly_active_users,
     {{ run_timestamp() }} as _processed_at
 from target_days
 inner join user_days
-    on user_days.activity_date <= target_days.activity_date
-    and user_days.activity_date > {{ dbt.dateadd('day', -30, 'target_days.activity_date') }}
+    on target_days.activity_date >= user_days.activity_date
+        and user_days.activity_date > {{ dbt.dateadd('day', -30, 'target_days.activity_date') }}
 group by target_days.activity_date

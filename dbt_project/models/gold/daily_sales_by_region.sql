@@ -17,14 +17,20 @@ with orders as (
 {% if processed_after is not none %}
 -- The groups touched since the last run: where changed orders are now, and
 -- where they were before (a customer who moved region takes orders along).
-changed_groups as (
-    select order_date, region from orders
-    where {{ after_watermark('_processed_at', processed_after) }}
-    union
-    select previous_order_date as order_date, previous_region as region from orders
-    where {{ after_watermark('_processed_at', processed_after) }}
-        and previous_order_date is not null
-),
+    changed_groups as (
+        select
+            order_date,
+            region
+        from orders
+        where {{ after_watermark('_processed_at', processed_after) }}
+        union
+        select
+            previous_order_date as order_date,
+            previous_region as region
+        from orders
+        where {{ after_watermark('_processed_at', processed_after) }}
+            and previous_order_date is not null
+    ),
 {% else %}
 changed_groups as (
     select distinct order_date, region from orders
@@ -36,7 +42,7 @@ live_orders as (
     from orders
     inner join changed_groups
         on orders.order_date = changed_groups.order_date
-        and orders.region = changed_groups.region
+            and orders.region = changed_groups.region
     where not orders.is_deleted
 )
 
@@ -47,7 +53,8 @@ select
     cast(coalesce(sum(live_orders.amount), 0) as decimal(18, 2)) as total_revenue,
     cast(
         case when count(live_orders.order_id) = 0 then 0
-        else coalesce(sum(live_orders.amount), 0) / count(live_orders.order_id) end
+            else coalesce(sum(live_orders.amount), 0) / count(live_orders.order_id)
+        end
         as decimal(18, 2)
     ) as avg_order_value,
     count(distinct live_orders.customer_id) as unique_customers,
@@ -55,5 +62,5 @@ select
 from changed_groups
 left join live_orders
     on changed_groups.order_date = live_orders.order_date
-    and changed_groups.region = live_orders.region
+        and changed_groups.region = live_orders.region
 group by changed_groups.order_date, changed_groups.region

@@ -2,11 +2,14 @@
 
 {%- set processed_after = watermark('_processed_at') %}
 
-with events as (
+with changed_dates as (
+    {{ changed_event_dates(processed_after) }}
+),
+
+events as (
     select events.*
     from {{ ref('events') }} as events
-    inner join ({{ changed_event_dates(processed_after) }}) as changed
-        on events.event_date = changed.event_date
+    inner join changed_dates on events.event_date = changed_dates.event_date
 ),
 
 -- Each step counts the sessions that reached it that day.
@@ -31,9 +34,14 @@ select
     add_to_cart_sessions,
     checkout_start_sessions,
     purchase_sessions,
-    round(cast(add_to_cart_sessions as double) / nullif(product_view_sessions, 0), 6) as view_to_cart_rate,
-    round(cast(checkout_start_sessions as double) / nullif(add_to_cart_sessions, 0), 6) as cart_to_checkout_rate,
-    round(cast(purchase_sessions as double) / nullif(checkout_start_sessions, 0), 6) as checkout_to_purchase_rate,
-    round(cast(purchase_sessions as double) / nullif(product_view_sessions, 0), 6) as overall_conversion_rate,
+    -- rounded: a ratio's last bits depend on how the engine evaluates it
+    round(cast(add_to_cart_sessions as double) / nullif(product_view_sessions, 0), 6)
+        as view_to_cart_rate,
+    round(cast(checkout_start_sessions as double) / nullif(add_to_cart_sessions, 0), 6)
+        as cart_to_checkout_rate,
+    round(cast(purchase_sessions as double) / nullif(checkout_start_sessions, 0), 6)
+        as checkout_to_purchase_rate,
+    round(cast(purchase_sessions as double) / nullif(product_view_sessions, 0), 6)
+        as overall_conversion_rate,
     {{ run_timestamp() }} as _processed_at
 from steps

@@ -2,11 +2,14 @@
 
 {%- set processed_after = watermark('_processed_at') %}
 
-with events as (
+with changed_dates as (
+    {{ changed_event_dates(processed_after) }}
+),
+
+events as (
     select events.*
     from {{ ref('events') }} as events
-    inner join ({{ changed_event_dates(processed_after) }}) as changed
-        on events.event_date = changed.event_date
+    inner join changed_dates on events.event_date = changed_dates.event_date
 )
 
 select

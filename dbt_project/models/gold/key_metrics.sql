@@ -11,51 +11,67 @@
 {%- set conversion_window = var('conversion_window_days') %}
 
 with today as (
-    select cast({{ dbt.current_timestamp() }} as date) as day
+    select cast({{ dbt.current_timestamp() }} as date) as today_date
 ),
 
 sales as (
     select
-        sum(total_revenue) as revenue,
-        sum(order_count) as orders
-    from {{ ref('daily_sales_by_region') }}
+        sum(sales_days.total_revenue) as revenue,
+        sum(sales_days.order_count) as orders
+    from {{ ref('daily_sales_by_region') }} as sales_days
     cross join today
-    where order_date > {{ dbt.dateadd('day', -window, 'today.day') }}
+    where sales_days.order_date > {{ dbt.dateadd('day', -window, 'today.today_date') }}
 ),
 
 customers as (
-    select count(distinct customer_id) as active_customers
-    from {{ ref('orders_enriched') }}
+    select count(distinct orders.customer_id) as active_customers
+    from {{ ref('orders_enriched') }} as orders
     cross join today
-    where not is_deleted and order_date > {{ dbt.dateadd('day', -window, 'today.day') }}
+    where
+        not orders.is_deleted
+        and orders.order_date > {{ dbt.dateadd('day', -window, 'today.today_date') }}
 ),
 
 funnel as (
     select
-        sum(purchase_sessions) as purchases,
-        sum(product_view_sessions) as product_views
-    from {{ ref('funnel_daily') }}
+        sum(funnel_days.purchase_sessions) as purchases,
+        sum(funnel_days.product_view_sessions) as product_views
+    from {{ ref('funnel_daily') }} as funnel_days
     cross join today
-    where event_date > {{ dbt.dateadd('day', -conversion_window, 'today.day') }}
+    where
+        funnel_days.event_date
+        > {{ dbt.dateadd('day', -conversion_window, 'today.today_date') }}
 ),
 
 metrics as (
-    select 'revenue_{{ window }}d' as metric_name,
-        cast(coalesce(revenue, 0) as double) as metric_value, {{ window }} as window_days
+    select
+        'revenue_{{ window }}d' as metric_name,
+        cast(coalesce(revenue, 0) as double) as metric_value,
+        {{ window }} as window_days
     from sales
     union all
-    select 'orders_{{ window }}d', cast(coalesce(orders, 0) as double), {{ window }} from sales
-    union all
-    select 'avg_order_value_{{ window }}d',
-        coalesce(cast(revenue as double) / nullif(orders, 0), 0), {{ window }}
+    select
+        'orders_{{ window }}d' as metric_name,
+        cast(coalesce(orders, 0) as double) as metric_value,
+        {{ window }} as window_days
     from sales
     union all
-    select 'active_customers_{{ window }}d', cast(active_customers as double), {{ window }}
+    select
+        'avg_order_value_{{ window }}d' as metric_name,
+        coalesce(cast(revenue as double) / nullif(orders, 0), 0) as metric_value,
+        {{ window }} as window_days
+    from sales
+    union all
+    select
+        'active_customers_{{ window }}d' as metric_name,
+        cast(active_customers as double) as metric_value,
+        {{ window }} as window_days
     from customers
     union all
-    select 'conversion_rate_{{ conversion_window }}d',
-        coalesce(cast(purchases as double) / nullif(product_views, 0), 0),
-        {{ conversion_window }}
+    select
+        'conversion_rate_{{ conversion_window }}d' as metric_name,
+        coalesce(cast(purchases as double) / nullif(product_views, 0), 0) as metric_value,
+        {{ conversion_window }} as window_days
     from funnel
 )
 

@@ -1,6 +1,6 @@
 {{
     config(
-        unique_key='source',
+        unique_key='bronze_source',
         merge_update_condition=changed_values_condition(
             ['rows_landed', 'files_landed', 'records_quarantined', 'newest_ingestion_time',
              'silver_rows', 'gold_rows']),
@@ -14,69 +14,72 @@
     is, and what Silver and Gold hold from it. Small, so recomputed whole; rows
     are written only when a figure changed. -#}
 
+{%- set staged = {'events': 'stg_events', 'customers': 'stg_customers',
+                  'products': 'stg_products', 'orders': 'stg_orders'} %}
+{%- set gold_models = [
+    ('events', 'events_hourly'), ('events', 'top_events'), ('events', 'geo_distribution'),
+    ('events', 'funnel_daily'), ('events', 'user_activity'), ('events', 'active_users'),
+    ('orders', 'daily_sales_by_region'), ('orders', 'product_performance'),
+] %}
+
 with landed as (
-    select 'events' as source, count(*) as rows_landed,
-        count(distinct source_file) as files_landed, max(ingestion_time) as newest_ingestion_time
-    from {{ ref('stg_events') }}
-    union all
-    select 'customers', count(*), count(distinct source_file), max(ingestion_time)
-    from {{ ref('stg_customers') }}
-    union all
-    select 'products', count(*), count(distinct source_file), max(ingestion_time)
-    from {{ ref('stg_products') }}
-    union all
-    select 'orders', count(*), count(distinct source_file), max(ingestion_time)
-    from {{ ref('stg_orders') }}
+    {% for bronze_source, model in staged.items() %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            count(*) as rows_landed,
+            count(distinct source_file) as files_landed,
+            max(ingestion_time) as newest_ingestion_time
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 quarantined as (
-    select source, count(*) as records_quarantined
+    select
+        source as bronze_source,
+        count(*) as records_quarantined
     from {{ quarantine_relation() }}
     group by source
 ),
 
 silver as (
-    select 'events' as source, count(*) as silver_rows from {{ ref('events') }}
-    union all
-    select 'customers', count(*) from {{ ref('customers') }}
-    union all
-    select 'products', count(*) from {{ ref('products') }}
-    union all
-    select 'orders', count(*) from {{ ref('orders') }}
+    {% for bronze_source in staged %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            count(*) as silver_rows
+        from {{ ref(bronze_source) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+gold_tables as (
+    {% for bronze_source, model in gold_models %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            count(*) as row_count
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 gold as (
-    select 'events' as source, cast(sum(row_count) as bigint) as gold_rows
-    from (
-        select count(*) as row_count from {{ ref('events_hourly') }}
-        union all
-        select count(*) from {{ ref('top_events') }}
-        union all
-        select count(*) from {{ ref('geo_distribution') }}
-        union all
-        select count(*) from {{ ref('funnel_daily') }}
-        union all
-        select count(*) from {{ ref('user_activity') }}
-    ) as event_models
-    union all
-    select 'orders', cast(sum(row_count) as bigint)
-    from (
-        select count(*) as row_count from {{ ref('daily_sales_by_region') }}
-        union all
-        select count(*) from {{ ref('product_performance') }}
-    ) as order_models
+    select
+        bronze_source,
+        cast(sum(row_count) as bigint) as gold_rows
+    from gold_tables
+    group by bronze_source
 )
 
 select
-    landed.source,
+    landed.bronze_source,
     landed.rows_landed,
     landed.files_landed,
-    coalesce(quarantined.records_quarantined, 0) as records_quarantined,
     landed.newest_ingestion_time,
+    coalesce(quarantined.records_quarantined, 0) as records_quarantined,
     coalesce(silver.silver_rows, 0) as silver_rows,
     coalesce(gold.gold_rows, 0) as gold_rows,
     {{ run_timestamp() }} as _processed_at
 from landed
-left join quarantined on landed.source = quarantined.source
-left join silver on landed.source = silver.source
-left join gold on landed.source = gold.source
+left join quarantined on landed.bronze_source = quarantined.bronze_source
+left join silver on landed.bronze_source = silver.bronze_source
+left join gold on landed.bronze_source = gold.bronze_source

@@ -22,20 +22,20 @@ products as (
 ),
 
 {% if processed_after is not none %}
-changed_orders as (
-    select order_id from orders
-    where {{ after_watermark('_processed_at', processed_after) }}
-    union
-    select orders.order_id
-    from orders
-    inner join customers on orders.customer_id = customers.customer_id
-    where {{ after_watermark('customers._processed_at', processed_after) }}
-    union
-    select orders.order_id
-    from orders
-    inner join products on orders.product_id = products.product_id
-    where {{ after_watermark('products._processed_at', processed_after) }}
-),
+    changed_orders as (
+        select order_id from orders
+        where {{ after_watermark('_processed_at', processed_after) }}
+        union
+        select orders.order_id
+        from orders
+        inner join customers on orders.customer_id = customers.customer_id
+        where {{ after_watermark('customers._processed_at', processed_after) }}
+        union
+        select orders.order_id
+        from orders
+        inner join products on orders.product_id = products.product_id
+        where {{ after_watermark('products._processed_at', processed_after) }}
+    ),
 {% endif %}
 
 enriched as (
@@ -59,7 +59,7 @@ enriched as (
     left join customers on orders.customer_id = customers.customer_id
     left join products on orders.product_id = products.product_id
     {% if processed_after is not none %}
-    inner join changed_orders on orders.order_id = changed_orders.order_id
+        inner join changed_orders on orders.order_id = changed_orders.order_id
     {% endif %}
 )
 
@@ -80,8 +80,8 @@ select
     enriched.is_deleted,
     enriched.deleted_at,
     {% if is_incremental() %}
-    previous.order_date as previous_order_date,
-    previous.region as previous_region,
+        previous.order_date as previous_order_date,
+        previous.region as previous_region,
     {% else %}
     cast(null as date) as previous_order_date,
     cast(null as varchar) as previous_region,
@@ -89,5 +89,5 @@ select
     {{ run_timestamp() }} as _processed_at
 from enriched
 {% if is_incremental() %}
-left join {{ this }} as previous on enriched.order_id = previous.order_id
+    left join {{ this }} as previous on enriched.order_id = previous.order_id
 {% endif %}
