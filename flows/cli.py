@@ -207,6 +207,7 @@ def run(lake_root: LakeRootOption = None) -> None:
     )
     console.rule("[bold]2. dbt build: Silver and Gold, with their tests")
     run_dbt(settings, ["build"])
+    run_dbt(settings, ["source", "freshness"])
     console.rule("[bold]3. the lakehouse")
     print_layers(settings)
     elapsed = (datetime.now(UTC) - started).total_seconds()

@@ -109,6 +109,13 @@ class WorkloadConfig:
     update_fraction: float = 0.30  # orders that move on from placed
     stream: str = "events"
     shards: int = 2
+    # For a later slice of the same application (benchmarks, continuous ingest):
+    # sequence numbers continue after `sequence_start` records, orders are
+    # numbered from `order_offset`, and customers and products, already known,
+    # are not emitted again.
+    sequence_start: int = 0
+    order_offset: int = 0
+    emit_reference_data: bool = True
 
     def __post_init__(self) -> None:
         for name in ("customers", "products", "orders", "events", "days", "shards"):
@@ -161,8 +168,10 @@ def generate(config: WorkloadConfig) -> Workload:
     changes: list[_Change] = []
     customers = _customers(rng, config, changes)
     products = _products(rng, config, changes)
+    if not config.emit_reference_data:
+        changes.clear()
     _orders(rng, config, customers, products, changes)
-    dynamodb = _sequence_changes(changes)
+    dynamodb = _sequence_changes(changes, config.sequence_start)
     kinesis = _events(rng, config, customers, products)
     return Workload(dynamodb=dynamodb, kinesis=kinesis, stream=config.stream)
 
@@ -250,7 +259,7 @@ def _orders(
         quantity = rng.choice([1, 1, 1, 2, 2, 3])
         placed_at = _between(rng, config.start + timedelta(days=1), config.end)
         order = {
-            "order_id": f"o-{n:07d}",
+            "order_id": f"o-{config.order_offset + n:07d}",
             "customer_id": customer["customer_id"],
             "product_id": product["product_id"],
             "quantity": quantity,
@@ -274,12 +283,14 @@ def _orders(
             changes.append(_Change(at, "orders", "REMOVE", keys, None, dict(order)))
 
 
-def _sequence_changes(changes: list[_Change]) -> dict[str, list[dict[str, Any]]]:
+def _sequence_changes(
+    changes: list[_Change], sequence_start: int
+) -> dict[str, list[dict[str, Any]]]:
     """Stream order is time order per table; sequence numbers follow it."""
     by_table: dict[str, list[dict[str, Any]]] = {"customers": [], "products": [], "orders": []}
     for change in sorted(changes, key=lambda c: (c.at, c.table, c.event_name != "INSERT")):
         records = by_table[change.table]
-        sequence = str(DYNAMODB_SEQUENCE_BASE + (len(records) + 1) * 100)
+        sequence = str(DYNAMODB_SEQUENCE_BASE + (sequence_start + len(records) + 1) * 100)
         records.append(
             dynamodb_record(
                 table=change.table,
@@ -359,7 +370,8 @@ def _events(
         records = by_shard[shard]
         # Kinesis sequence numbers are unique across the stream's shards, too.
         shard_offset = int(shard.rsplit("-", 1)[1]) * 10**15
-        sequence = str(KINESIS_SEQUENCE_BASE + shard_offset + len(records) * 1_000)
+        position = config.sequence_start + len(records)
+        sequence = str(KINESIS_SEQUENCE_BASE + shard_offset + position * 1_000)
         records.append(
             kinesis_record(
                 payload,

@@ -1,0 +1,155 @@
+"""dbt build on the local lakehouse: a full build, then an incremental run, with peak memory.
+
+Bronze gets 1,000,000 events and 100,000 orders (about 30% of them updated
+after they are placed, 2% deleted) times --scale, landed through the real
+handlers in slices. Then: a full `dbt build` (models and tests), and an
+incremental `dbt build` after 10,000 new events and about 1,000 order changes.
+Run: `uv run python bench/dbt_build.py [--scale 10]`.
+Targets (issue 3): full build <= 30 s, incremental <= 10 s flat as tables grow,
+peak memory < 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flows.lakehouse import dbt_environment  # noqa: E402
+from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
+from flows.simulator.feed import feed  # noqa: E402
+from flows.simulator.workload import WorkloadConfig, generate  # noqa: E402
+from ingestion.observability import send_logs_to  # noqa: E402
+from ingestion.settings import Settings  # noqa: E402
+
+SLICE_EVENTS = 250_000
+SLICE_ORDERS = 25_000
+
+# dbt runs in a fresh interpreter that reports its own peak memory (VmHWM: the
+# forking parent's memory would count in ru_maxrss).
+_DBT_CHILD = """
+import sys
+from dbt.cli.main import dbtRunner
+result = dbtRunner().invoke(sys.argv[1:])
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+print("PEAK_MB", int(status.split()[0]) / 1024)
+sys.exit(0 if result.success else 1)
+"""
+
+
+def land(settings: Settings, config: WorkloadConfig) -> int:
+    workload = generate(config)
+    plan = deliveries(workload, DeliveryConfig(seed=config.seed))
+    feed(plan, settings)
+    return sum(workload.counts().values())
+
+
+def land_base(settings: Settings, scale: int) -> tuple[int, float]:
+    events, orders = 1_000_000 * scale, 100_000 * scale
+    slices = max(events // SLICE_EVENTS, orders // SLICE_ORDERS)
+    started, records = time.perf_counter(), 0
+    for index in range(slices):
+        records += land(
+            settings,
+            WorkloadConfig(
+                seed=100 + index,
+                customers=20_000,
+                products=2_000,
+                orders=orders // slices,
+                events=events // slices,
+                days=60,
+                update_fraction=0.30,
+                delete_fraction=0.02,
+                sequence_start=index * 10_000_000,
+                order_offset=index * (orders // slices),
+                emit_reference_data=index == 0,
+            ),
+        )
+        print(f"  landed slice {index + 1}/{slices}", flush=True)
+    return records, time.perf_counter() - started
+
+
+def dbt_build(settings: Settings) -> tuple[float, float]:
+    env = {**os.environ, **dbt_environment(settings)}
+    started = time.perf_counter()
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _DBT_CHILD,
+            "build",
+            "--quiet",
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if child.returncode != 0:
+        print(child.stdout[-3000:], child.stderr[-3000:])
+        raise SystemExit("dbt build failed")
+    peak = float(child.stdout.split("PEAK_MB")[-1].split()[0])
+    return elapsed, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--lake", help="lake folder (default: a temporary one)")
+    args = parser.parse_args()
+    lake = Path(args.lake) if args.lake else Path(tempfile.mkdtemp(prefix="streamlake-bench-"))
+    settings = Settings(lake_root=str(lake / "lake"), log_level="WARNING")
+    send_logs_to(open(os.devnull, "w"))  # noqa: SIM115
+
+    print(f"landing Bronze at scale {args.scale} into {lake}")
+    records, landing = land_base(settings, args.scale)
+    full, full_peak = dbt_build(settings)
+
+    land(
+        settings,
+        WorkloadConfig(
+            seed=999,
+            customers=20_000,
+            products=2_000,
+            orders=770,
+            events=10_000,
+            days=2,
+            sequence_start=900_000_000,
+            order_offset=50_000_000,
+            emit_reference_data=False,
+        ),
+    )
+    incremental, incremental_peak = dbt_build(settings)
+
+    print(json.dumps({"scale": args.scale, "records": records}))
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"Bronze: {records:,} stream records landed in {landing:.0f} s")
+    print(f"full dbt build (models and tests):  {full:6.1f} s wall, peak {full_peak:,.0f} MB")
+    print(
+        f"incremental dbt build (10,000 events, ~1,000 order changes): "
+        f"{incremental:6.1f} s wall, peak {incremental_peak:,.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
