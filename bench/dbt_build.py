@@ -123,6 +123,11 @@ def main() -> None:
     records, landing = land_base(settings, args.scale)
     full, full_peak = dbt_build(settings)
 
+    # Steady state: the base landed longer ago than the models' watermark
+    # lookback, as it would have in a pipeline that has been running for a while.
+    lookback = 2 * 60 + 15
+    print(f"waiting {lookback} s, past the watermark lookback, before the increment", flush=True)
+    time.sleep(lookback)
     land(
         settings,
         WorkloadConfig(

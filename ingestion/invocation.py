@@ -64,7 +64,6 @@ def land_groups(
     groups: Iterable[LandingGroup],
     store: LakeStore,
     settings: Settings,
-    ingestion_time: datetime,
     started: float,
 ) -> dict[str, list[dict[str, str]]]:
     """Land every group; a group that cannot be written is reported for retry.
@@ -82,7 +81,7 @@ def land_groups(
                 group.identity,
                 group.good,
                 group.bad,
-                ingestion_time,
+                datetime.now(UTC),
                 settings.parquet_compression,
             )
         except Exception as error:
@@ -127,17 +126,11 @@ def run_handler(
     settings = settings or get_settings()
     configure(settings)
     records = records_of(event)
-    ingestion_time = datetime.now(UTC)
-    groups = build_groups(records, settings, ingestion_time) if records else []
+    # Decoding stamps rows with this time; landing restamps them just before the write.
+    groups = build_groups(records, settings, datetime.now(UTC)) if records else []
     try:
         return land_groups(
-            source_kind,
-            len(records),
-            groups,
-            store or store_for(settings),
-            settings,
-            ingestion_time,
-            started,
+            source_kind, len(records), groups, store or store_for(settings), settings, started
         )
     finally:
         metrics.flush_metrics()

@@ -96,7 +96,12 @@ def land_batch(
 
     Quarantine is written first: if Bronze then fails, the retry rewrites both
     files under the same names and nothing is counted twice.
+
+    Every row is stamped with ingestion_time here, just before the write: the
+    gap between the stamp and the file becoming visible is one PUT, which is
+    what the incremental models' watermark lookback has to cover.
     """
+    good, bad = _stamped(good, ingestion_time), _stamped(bad, ingestion_time)
     day = ingestion_time.date()
     result = LandingResult()
     yesterday = (day - timedelta(days=1)).isoformat()
@@ -119,6 +124,13 @@ def land_batch(
     result.landed = good.num_rows
     result.quarantined = bad.num_rows
     return result
+
+
+def _stamped(table: pa.Table, ingestion_time: datetime) -> pa.Table:
+    position = table.schema.get_field_index("ingestion_time")
+    field = table.schema.field(position)
+    stamp = pa.repeat(pa.scalar(ingestion_time, field.type), table.num_rows)
+    return table.set_column(position, field, stamp)
 
 
 def quarantine_table(

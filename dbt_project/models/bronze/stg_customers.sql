@@ -18,7 +18,8 @@ select
     sequence_number,
     {{ sequence_key('sequence_number') }} as sequence_key,
     {{ utc_timestamp('approximate_creation_time') }} as changed_at,
-    {{ utc_timestamp('ingestion_time') }} as ingestion_time,
+    -- as landed, not cast: incremental filters on it reach the Parquet statistics
+    ingestion_time,
     cast(dt as date) as dt,
     {{ source_file_column() }} as source_file
 from changes

@@ -28,7 +28,7 @@ with landed as (
             '{{ bronze_source }}' as bronze_source,
             count(*) as rows_landed,
             count(distinct source_file) as files_landed,
-            max(ingestion_time) as newest_ingestion_time
+            {{ utc_timestamp('max(ingestion_time)') }} as newest_ingestion_time
         from {{ ref(model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}

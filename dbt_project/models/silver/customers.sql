@@ -33,7 +33,7 @@ select
     sequence_number,
     sequence_key,
     changed_at,
-    ingestion_time as _ingested_at,
+    {{ utc_timestamp('ingestion_time') }} as _ingested_at,
     {{ run_timestamp() }} as _processed_at
 from ranked
 where version_rank = 1

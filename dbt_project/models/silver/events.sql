@@ -40,7 +40,7 @@ select
     device_browser,
     sequence_number,
     sequence_key,
-    ingestion_time as _ingested_at,
+    {{ utc_timestamp('ingestion_time') }} as _ingested_at,
     {{ run_timestamp() }} as _processed_at
 from ranked
 where delivery_rank = 1
