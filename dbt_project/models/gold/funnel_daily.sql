@@ -1,15 +1,7 @@
 {{ config(unique_key='event_date') }}
 
-{%- set processed_after = watermark('_processed_at') %}
-
-with changed_dates as (
-    {{ changed_event_dates(processed_after) }}
-),
-
-events as (
-    select events.*
-    from {{ ref('events') }} as events
-    inner join changed_dates on events.event_date = changed_dates.event_date
+with events as (
+    {{ events_on_changed_days() }}
 ),
 
 -- Each step counts the sessions that reached it that day.

@@ -6,20 +6,8 @@
     )
 }}
 
-{%- set landed_after = watermark('_ingested_at', var('watermark_lookback_minutes')) %}
-
-with changes as (
-    select *
-    from {{ ref('stg_orders') }}
-    where {{ dt_after_watermark(landed_after) }}
-        and {{ after_watermark('ingestion_time', landed_after) }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by order_id order by sequence_key desc) as version_rank
-    from changes
+with latest as (
+    {{ latest_changes('stg_orders', 'order_id') }}
 )
 
 select
@@ -39,5 +27,4 @@ select
     changed_at,
     {{ utc_timestamp('ingestion_time') }} as _ingested_at,
     {{ run_timestamp() }} as _processed_at
-from ranked
-where version_rank = 1
+from latest

@@ -1,0 +1,20 @@
+{#- The newest version of each key among the Bronze changes landed since the
+    model's watermark (all of them on a first run). Several versions of one key
+    in one run are reduced to the one with the highest sequence number; the
+    merge then keeps it only if it is newer than the row already there. -#}
+{% macro latest_changes(staging_model, key) -%}
+    {%- set landed_after = watermark('_ingested_at', var('watermark_lookback_minutes')) -%}
+    select *
+    from (
+        select
+            changes.*,
+            row_number() over (
+                partition by changes.{{ key }} order by changes.sequence_key desc
+            ) as version_rank
+        from {{ ref(staging_model) }} as changes
+        where
+            {{ dt_after_watermark(landed_after) }}
+            and {{ after_watermark('changes.ingestion_time', landed_after) }}
+    ) as ranked
+    where version_rank = 1
+{%- endmacro %}
