@@ -133,7 +133,10 @@ def main() -> None:
     increments = {}
     # The scheduled transform: models and data tests (unit tests run in CI).
     for label, command in (
-        ("dbt build", ("build", "--exclude-resource-type", "unit_test")),
+        (
+            "dbt build",
+            ("build", "--exclude-resource-type", "unit_test", "--vars", "{test_scope: changed}"),
+        ),
         ("dbt run", ("run",)),
     ):
         seed = 900 + len(increments)

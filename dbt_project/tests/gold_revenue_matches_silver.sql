@@ -1,3 +1,6 @@
+-- A full audit: skipped when a scheduled run tests only the rows it changed.
+{{ config(enabled=var('test_scope', 'all') != 'changed') }}
+
 -- Gold revenue per day equals the revenue of Silver's live orders that day.
 with gold as (
     select

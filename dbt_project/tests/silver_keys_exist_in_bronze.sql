@@ -1,3 +1,6 @@
+-- A full audit: skipped when a scheduled run tests only the rows it changed.
+{{ config(enabled=var('test_scope', 'all') != 'changed') }}
+
 -- Every Silver row comes from a Bronze record: nothing is invented between layers.
 select
     'customers' as silver_model,

@@ -1,0 +1,29 @@
+{#- Which rows a data test looks at. By default every row (CI, `dbt build`).
+    With --vars '{test_scope: changed}', which a scheduled transform passes,
+    only the rows this run wrote in Silver and Gold, and in Bronze the rows
+    landed since shortly before the run: a run's tests then cost what its new
+    data costs, however large the tables grow. It overrides dbt's
+    get_where_subquery, rendered when the test runs, so run_started_at is this
+    run's. -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- if config.get('where') -%}
+        {%- do conditions.append(config.get('where')) -%}
+    {%- endif -%}
+    {%- if var('test_scope', 'all') == 'changed' -%}
+        {%- if relation.schema == 'bronze' -%}
+            {%- do conditions.append(
+                "ingestion_time >= timestamp '" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S')
+                ~ "' - interval '" ~ (var('watermark_lookback_minutes') + 10) ~ "' minute") -%}
+        {%- elif relation.schema in ('silver', 'gold') -%}
+            {%- do conditions.append(
+                "_processed_at >= timestamp '"
+                ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        (select * from {{ relation }} where {{ conditions | join(' and ') }}) as dbt_subquery
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
