@@ -144,3 +144,19 @@ def test_deletes_and_late_changes_reach_gold(built_in_one_go, tmp_path: Path) ->
     assert deleted > 0
     assert gold_revenue == live_revenue
     assert oldest_event_day < WORKLOAD.start.date(), "late events are counted in their own old days"
+
+
+def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None:
+    from flows.lakehouse import PROJECT_DIR
+
+    compiled_test = (
+        PROJECT_DIR
+        / "target/run/streamlake/dbt_project/models/silver"
+        / "_silver__models.yml/unique_orders_order_id.sql"
+    )
+    scheduled = ["build", "--quiet", "--select", "orders", "--vars", "{test_scope: changed}"]
+    run_dbt(built_in_one_go, scheduled)
+    assert "_processed_at >= timestamp" in compiled_test.read_text()
+
+    run_dbt(built_in_one_go, ["build", "--quiet", "--select", "orders"])  # a full audit
+    assert "_processed_at" not in compiled_test.read_text()
