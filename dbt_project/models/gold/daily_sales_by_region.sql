@@ -14,28 +14,24 @@ with orders as (
     select * from {{ ref('orders_enriched') }}
 ),
 
-{% if processed_after is not none %}
--- The groups touched since the last run: where changed orders are now, and
--- where they were before (a customer who moved region takes orders along).
-    changed_groups as (
-        select
-            order_date,
-            region
-        from orders
-        where {{ after_watermark('_processed_at', processed_after) }}
-        union
-        select
-            previous_order_date as order_date,
-            previous_region as region
-        from orders
-        where {{ after_watermark('_processed_at', processed_after) }}
-            and previous_order_date is not null
-    ),
-{% else %}
+-- The groups touched since the last run (every group on a first run): where
+-- changed orders are now, and where they were before (a customer who moved
+-- region takes orders along).
 changed_groups as (
-    select distinct order_date, region from orders
+    select
+        order_date,
+        region
+    from orders
+    where {{ after_watermark('_processed_at', processed_after) }}
+    union
+    select
+        previous_order_date as order_date,
+        previous_region as region
+    from orders
+    where
+        {{ after_watermark('_processed_at', processed_after) }}
+        and previous_order_date is not null
 ),
-{% endif %}
 
 live_orders as (
     select orders.*

@@ -19,15 +19,11 @@ orders as (
 ),
 
 changed_products as (
-    {% if processed_after is not none %}
-        select product_id from products
-        where {{ after_watermark('_processed_at', processed_after) }}
-        union
-        select product_id from orders
-        where {{ after_watermark('_processed_at', processed_after) }}
-    {% else %}
     select product_id from products
-    {% endif %}
+    where {{ after_watermark('_processed_at', processed_after) }}
+    union
+    select product_id from orders
+    where {{ after_watermark('_processed_at', processed_after) }}
 ),
 
 sales as (

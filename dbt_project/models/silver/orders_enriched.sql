@@ -21,22 +21,21 @@ products as (
     select * from {{ ref('products') }}
 ),
 
-{% if processed_after is not none %}
-    changed_orders as (
-        select order_id from orders
-        where {{ after_watermark('_processed_at', processed_after) }}
-        union
-        select orders.order_id
-        from orders
-        inner join customers on orders.customer_id = customers.customer_id
-        where {{ after_watermark('customers._processed_at', processed_after) }}
-        union
-        select orders.order_id
-        from orders
-        inner join products on orders.product_id = products.product_id
-        where {{ after_watermark('products._processed_at', processed_after) }}
-    ),
-{% endif %}
+-- Orders whose order, customer or product changed (every order on a first run).
+changed_orders as (
+    select order_id from orders
+    where {{ after_watermark('_processed_at', processed_after) }}
+    union
+    select orders.order_id
+    from orders
+    inner join customers on orders.customer_id = customers.customer_id
+    where {{ after_watermark('customers._processed_at', processed_after) }}
+    union
+    select orders.order_id
+    from orders
+    inner join products on orders.product_id = products.product_id
+    where {{ after_watermark('products._processed_at', processed_after) }}
+),
 
 enriched as (
     select
@@ -58,9 +57,7 @@ enriched as (
     from orders
     left join customers on orders.customer_id = customers.customer_id
     left join products on orders.product_id = products.product_id
-    {% if processed_after is not none %}
-        inner join changed_orders on orders.order_id = changed_orders.order_id
-    {% endif %}
+    inner join changed_orders on orders.order_id = changed_orders.order_id
 )
 
 select
@@ -83,8 +80,8 @@ select
         previous.order_date as previous_order_date,
         previous.region as previous_region,
     {% else %}
-    cast(null as date) as previous_order_date,
-    cast(null as varchar) as previous_region,
+        cast(null as date) as previous_order_date,
+        cast(null as varchar) as previous_region,
     {% endif %}
     {{ run_timestamp() }} as _processed_at
 from enriched
