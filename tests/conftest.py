@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable
@@ -95,7 +94,3 @@ def read_area(store: LakeStore, area: str, source: str) -> pa.Table | None:
 @pytest.fixture
 def read(store: LakeStore) -> Callable[[str, str], pa.Table | None]:
     return lambda area, source: read_area(store, area, source)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
