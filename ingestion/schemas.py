@@ -109,5 +109,3 @@ STATISTICS_COLUMNS = {
     "source",
     "reason",
 }
-
-BRONZE_SCHEMAS: dict[str, pa.Schema] = {"events": EVENTS, "dynamodb_changes": DYNAMODB_CHANGES}

@@ -118,12 +118,11 @@ DYNAMODB_CORRUPTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def _sequence_of(record: dict[str, Any]) -> str:
-    return (
-        record["kinesis"]["sequenceNumber"]
-        if "kinesis" in record
-        else (record["dynamodb"]["SequenceNumber"])
-    )
+def sequence_of(record: dict[str, Any]) -> str:
+    """The sequence number of a Kinesis or DynamoDB Streams record."""
+    if "kinesis" in record:
+        return record["kinesis"]["sequenceNumber"]
+    return record["dynamodb"]["SequenceNumber"]
 
 
 def _set_sequence(record: dict[str, Any], sequence: str) -> None:
@@ -155,7 +154,7 @@ def _with_malformed(
         out.append(record)
         if rng.random() < fraction:
             broken = rng.choice(kinds)(record)
-            _set_sequence(broken, str(int(_sequence_of(record)) + 1))
+            _set_sequence(broken, str(int(sequence_of(record)) + 1))
             out.append(broken)
     return out
 

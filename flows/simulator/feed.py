@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.simulator.delivery import Delivery
+from flows.simulator.delivery import Delivery, sequence_of
 from ingestion import dynamodb_streams, kinesis
 from ingestion.invocation import store_for
 from ingestion.landing import sequence_key
@@ -49,19 +49,13 @@ class FeedReport:
     unlanded_batches: list[str] = field(default_factory=list)
 
 
-def _sequence(record: Any) -> str:
-    if "kinesis" in record:
-        return record["kinesis"]["sequenceNumber"]
-    return record["dynamodb"]["SequenceNumber"]
-
-
 def _resume_from(records: list[Any], sequence: str) -> list[Any]:
     """The records Lambda sends again: the failed one and everything after it."""
     start = sequence_key(sequence)
     kept = []
     for record in records:
         try:
-            if sequence_key(_sequence(record)) >= start:
+            if sequence_key(sequence_of(record)) >= start:
                 kept.append(record)
         except (KeyError, TypeError):
             kept.append(record)  # a malformed record is sent again with its neighbours

@@ -13,13 +13,5 @@ select
     {{ json_text('item', '$.email') }} as email,
     {{ json_text('item', '$.region') }} as region,
     {{ iso_timestamp(json_text('item', '$.created_at')) }} as created_at,
-    event_name,
-    is_delete,
-    sequence_number,
-    {{ sequence_key('sequence_number') }} as sequence_key,
-    {{ utc_timestamp('approximate_creation_time') }} as changed_at,
-    -- as landed, not cast: incremental filters on it reach the Parquet statistics
-    ingestion_time,
-    cast(dt as date) as dt,
-    {{ source_file_column() }} as source_file
+    {{ change_metadata_columns() }}
 from changes

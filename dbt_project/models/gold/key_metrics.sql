@@ -1,8 +1,15 @@
+{#- Rows are written only when one of these values changed (one condition,
+    under the name each adapter reads). -#}
+{%- set write_when_changed = changed_values_condition([
+    'metric_value',
+    'window_days',
+]) %}
+
 {{
     config(
         unique_key='metric_name',
-        merge_update_condition=changed_values_condition(['metric_value', 'window_days']),
-        update_condition=changed_values_condition(['metric_value', 'window_days']),
+        merge_update_condition=write_when_changed,
+        update_condition=write_when_changed,
     )
 }}
 

@@ -1,10 +1,16 @@
+{#- Rows are written only when one of these values changed (one condition,
+    under the name each adapter reads). -#}
+{%- set write_when_changed = changed_values_condition([
+    'metric_value',
+    'previous_day_value',
+    'previous_week_value',
+]) %}
+
 {{
     config(
         unique_key=['metric_date', 'metric_name'],
-        merge_update_condition=changed_values_condition(
-            ['metric_value', 'previous_day_value', 'previous_week_value']),
-        update_condition=changed_values_condition(
-            ['metric_value', 'previous_day_value', 'previous_week_value']),
+        merge_update_condition=write_when_changed,
+        update_condition=write_when_changed,
     )
 }}
 

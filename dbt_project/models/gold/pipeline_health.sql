@@ -1,12 +1,19 @@
+{#- Rows are written only when one of these values changed (one condition,
+    under the name each adapter reads). -#}
+{%- set write_when_changed = changed_values_condition([
+    'rows_landed',
+    'files_landed',
+    'records_quarantined',
+    'newest_ingestion_time',
+    'silver_rows',
+    'gold_rows',
+]) %}
+
 {{
     config(
         unique_key='bronze_source',
-        merge_update_condition=changed_values_condition(
-            ['rows_landed', 'files_landed', 'records_quarantined', 'newest_ingestion_time',
-             'silver_rows', 'gold_rows']),
-        update_condition=changed_values_condition(
-            ['rows_landed', 'files_landed', 'records_quarantined', 'newest_ingestion_time',
-             'silver_rows', 'gold_rows']),
+        merge_update_condition=write_when_changed,
+        update_condition=write_when_changed,
     )
 }}
 
