@@ -56,6 +56,20 @@ class Settings(BaseSettings):
         description="Where the pinned DuckDB extensions are installed from their PyPI packages.",
     )
 
+    # The aws target (Athena engine v3 with Iceberg, Glue catalog)
+    athena_workgroup: str = "streamlake"
+    athena_s3_staging_dir: str | None = Field(
+        default=None,
+        description="s3:// prefix for Athena query results; empty means the workgroup's own.",
+    )
+    warehouse_uri: str | None = Field(
+        default=None,
+        description="s3:// prefix of Silver and Gold Iceberg data; default <lake_root>/warehouse.",
+    )
+    bronze_database: str = "bronze"
+    silver_database: str = "silver"
+    gold_database: str = "gold"
+
     # Observability
     log_level: str = "INFO"
     metrics_namespace: str = "Streamlake"
@@ -66,6 +80,17 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("lake_root must not be empty")
         return value.rstrip("/") or "/"
+
+    @field_validator("bronze_database", "silver_database", "gold_database")
+    @classmethod
+    def _glue_name(cls, value: str) -> str:
+        if value != normalise_source_name(value):
+            raise ValueError("Glue database names are lowercase letters, digits and underscores")
+        return value
+
+    @property
+    def warehouse(self) -> str:
+        return self.warehouse_uri or f"{self.lake_root}/warehouse"
 
     def source_for(self, stream_or_table: str) -> str:
         return normalise_source_name(self.source_aliases.get(stream_or_table, stream_or_table))
