@@ -70,6 +70,28 @@ class Settings(BaseSettings):
     silver_database: str = "silver"
     gold_database: str = "gold"
 
+    # Orchestration (Prefect)
+    prefect_port: int = Field(default=4200, gt=0, lt=65536, description="Local server port.")
+    prefect_home: str = Field(
+        default=".prefect", description="The local Prefect server's database and logs."
+    )
+    transform_interval_seconds: int = Field(default=300, gt=0)
+    maintenance_cron: str = "0 3 * * *"
+    ingest_interval_seconds: float = Field(
+        default=5, gt=0, description="How often the local ingest flow lands a batch."
+    )
+    snapshot_retention_hours: float = Field(
+        default=168, ge=0, description="Table snapshots younger than this survive maintenance."
+    )
+    writer_wait_seconds: float = Field(
+        default=600, ge=0, description="How long a writer waits for the catalog before giving up."
+    )
+    alert_rules_path: str = "flows/alert_rules.yml"
+    alert_webhook_url: str | None = Field(
+        default=None, description="Firing alerts are POSTed here as JSON; empty means log only."
+    )
+    export_url_expiry_seconds: int = Field(default=3600, gt=0, le=3600)
+
     # Observability
     log_level: str = "INFO"
     metrics_namespace: str = "Streamlake"
