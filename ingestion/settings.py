@@ -12,7 +12,9 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ingestion.ssm_parameters import SsmParameterSource
 
 _SOURCE_NAME = re.compile(r"[^a-z0-9_]+")
 
@@ -69,6 +71,16 @@ class Settings(BaseSettings):
     bronze_database: str = "bronze"
     silver_database: str = "silver"
     gold_database: str = "gold"
+    kinesis_stream_name: str | None = Field(
+        default=None, description="The Kinesis stream of the product-analytics events."
+    )
+    ssm_prefix: str | None = Field(
+        default=None,
+        description=(
+            "SSM path the CDK app publishes this environment's settings under, e.g. "
+            "/streamlake/dev; environment variables still win over published values."
+        ),
+    )
 
     # Orchestration (Prefect)
     prefect_port: int = Field(default=4200, gt=0, lt=65536, description="Local server port.")
@@ -95,6 +107,24 @@ class Settings(BaseSettings):
     # Observability
     log_level: str = "INFO"
     metrics_namespace: str = "Streamlake"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Published SSM parameters rank below everything set explicitly, above defaults.
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+            SsmParameterSource(settings_cls),
+        )
 
     @field_validator("lake_root")
     @classmethod
