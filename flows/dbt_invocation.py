@@ -1,0 +1,143 @@
+"""dbt inside a Prefect flow: each model and test its own task, results kept for the report.
+
+PrefectDbtRunner runs dbt in this process. dbt-duckdb keeps its DuckDB (and so
+the DuckLake catalog) open for the life of the process, and a catalog can be
+attached once per process, so every invocation ends by closing it: the flow can
+then read the lake itself (row counts, alerts) and the next invocation attaches
+afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt_common.events.base_types import EventLevel
+from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+from flows.lakehouse import PROJECT_DIR, DbtFailed, dbt_environment
+from ingestion.settings import Settings
+
+# Errors worth a retry: throttling and server-side failures of S3, Glue and
+# Athena, and a catalog file briefly locked by a reader. A failing data test is
+# never one of them.
+_TRANSIENT = re.compile(
+    r"Throttl|TooManyRequests|SlowDown|Rate exceeded|ServiceUnavailable|"
+    r"InternalError|InternalServerError|\b50[0234]\b|RequestTimeout|"
+    r"Connection reset|Could not set lock on file",
+    re.IGNORECASE,
+)
+_TEST_TYPES = {"test", "unit_test"}
+
+
+class DbtTestsFailed(DbtFailed):
+    """Data tests failed: the data is wrong, and running again will not make it right."""
+
+
+class DbtTransientError(DbtFailed):
+    """A failure a retry may cure (throttling, 5xx, a briefly locked catalog)."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("error", "fail")
+
+
+@dataclass
+class DbtInvocation:
+    args: list[str]
+    success: bool
+    seconds: float
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def models(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type in ("model", "seed", "snapshot")]
+
+    @property
+    def tests(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type in _TEST_TYPES]
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.failed]
+
+    def raise_for_failure(self) -> None:
+        """Raise the failure's kind: transient (retry), data tests (never retry), or other."""
+        if self.success:
+            return
+        summary = "; ".join(f"{n.name} {n.status}: {n.message}" for n in self.failures[:5])
+        summary = summary or self.error or "dbt failed without naming a node"
+        if any(n.resource_type in _TEST_TYPES and n.status == "fail" for n in self.failures):
+            raise DbtTestsFailed(f"dbt {' '.join(self.args)}: data tests failed: {summary}")
+        texts = [n.message for n in self.failures] + [self.error or ""]
+        if any(_TRANSIENT.search(text) for text in texts if text):
+            raise DbtTransientError(f"dbt {' '.join(self.args)}: transient failure: {summary}")
+        raise DbtFailed(f"dbt {' '.join(self.args)} failed: {summary}")
+
+
+def invoke_dbt(settings: Settings, args: list[str]) -> DbtInvocation:
+    """Run one dbt command in this process, each node a Prefect task when inside a flow."""
+    os.environ.update(dbt_environment(settings))
+    runner = PrefectDbtRunner(
+        # An explicit level: prefect-dbt derives one from Prefect's logging level
+        # otherwise, and dbt has no level named "warning".
+        settings=PrefectDbtSettings(
+            project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, log_level=EventLevel.INFO
+        ),
+        raise_on_failure=False,
+    )
+    started = time.monotonic()
+    error = None
+    result: Any = None
+    try:
+        result = runner.invoke(args)
+    except Exception as exc:  # dbt's own exception (bad project, adapter failure)
+        error = str(exc)
+    finally:
+        release_dbt_connections()
+    seconds = time.monotonic() - started
+    nodes = _node_results(result)
+    success = error is None and bool(result is not None and result.success)
+    return DbtInvocation(list(args), success, seconds, nodes, error)
+
+
+def _node_results(result: Any) -> list[NodeResult]:
+    run_results = getattr(result, "result", None)
+    nodes = []
+    for item in getattr(run_results, "results", None) or []:
+        node = item.node
+        nodes.append(
+            NodeResult(
+                unique_id=node.unique_id,
+                name=node.name,
+                resource_type=str(node.resource_type),
+                status=str(item.status),
+                seconds=float(item.execution_time or 0),
+                message=str(item.message or ""),
+            )
+        )
+    return nodes
+
+
+def release_dbt_connections() -> None:
+    """Close dbt-duckdb's process-wide DuckDB, releasing the DuckLake catalog."""
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        environment.close()

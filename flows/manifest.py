@@ -1,0 +1,65 @@
+"""What the dbt project says exists: Gold models and their columns, from the manifest.
+
+Alerts and exports take model and column names from users and files; they are
+checked against this list before any of them reaches SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.lakehouse import PROJECT_DIR, run_dbt
+from ingestion.settings import Settings
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class GoldModel:
+    name: str
+    # column name -> declared data type (Gold contracts declare every one)
+    columns: dict[str, str]
+
+
+def manifest_path() -> Path:
+    target = os.environ.get("DBT_TARGET_PATH", "target")
+    return PROJECT_DIR / target / "manifest.json"
+
+
+def gold_models(settings: Settings) -> dict[str, GoldModel]:
+    """Gold models by name; parses the project first when no manifest exists yet."""
+    path = manifest_path()
+    if not path.exists():
+        run_dbt(settings, ["parse", "--quiet"])
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    models = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["fqn"][1:2] != ["gold"]:
+            continue
+        columns = {
+            name: (column.get("data_type") or "").lower()
+            for name, column in node["columns"].items()
+            if _IDENTIFIER.fullmatch(name)
+        }
+        models[node["name"]] = GoldModel(node["name"], columns)
+    return models
+
+
+def gold_model(settings: Settings, name: str) -> GoldModel:
+    """The named Gold model, or a ValueError that lists the ones there are."""
+    models = gold_models(settings)
+    if name not in models:
+        known = ", ".join(sorted(models))
+        raise ValueError(f"unknown Gold model {name!r}; the Gold models are: {known}")
+    return models[name]
+
+
+def check_column(model: GoldModel, column: str, role: str = "column") -> str:
+    if column not in model.columns:
+        known = ", ".join(model.columns)
+        raise ValueError(f"{model.name} has no {role} {column!r}; its columns are: {known}")
+    return column

@@ -1,0 +1,159 @@
+"""The transform flow: `dbt build` of Silver then Gold, a report, then the alerts.
+
+Scheduled every few minutes. It holds the catalog's writer lock for the whole
+build; a second trigger while one runs skips (scheduled) or waits (on demand),
+saying so in the log. Transient failures are retried with backoff; failing data
+tests are not retried, and fail the run loudly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows.alerts import AlertResult, evaluate, load_rules, notify, record, rules_path
+from flows.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
+from flows.lakehouse import DbtFailed, current_snapshot, open_lake, rows_changed_since
+from flows.warehouse import warehouse_for
+from flows.writer_lock import WriterBusy, catalog_writer
+from ingestion.settings import Settings
+
+# The scheduled build: data tests on the rows this run changed, unit tests left
+# to CI (they test the code, which a schedule does not change).
+SCHEDULED_BUILD = [
+    "build",
+    "--exclude-resource-type",
+    "unit_test",
+    "--vars",
+    "{test_scope: changed}",
+]
+FULL_BUILD = ["build"]
+
+
+@dataclass
+class TransformReport:
+    status: Literal["succeeded", "skipped"]
+    invocation: DbtInvocation | None = None
+    rows_changed: dict[str, int] = field(default_factory=dict)
+    alerts: list[AlertResult] = field(default_factory=list)
+    attempts: int = 0
+
+    @property
+    def firing(self) -> list[AlertResult]:
+        return [a for a in self.alerts if a.firing]
+
+
+def build_with_retries(
+    settings: Settings, args: list[str], attempts: int = 3, backoff_seconds: float = 5
+) -> tuple[DbtInvocation, int]:
+    """dbt, retried on transient errors only with a doubling wait; returns the last attempt."""
+    logger = get_run_logger()
+    for attempt in range(1, attempts + 1):
+        invocation = invoke_dbt(settings, args)
+        try:
+            invocation.raise_for_failure()
+        except DbtTransientError as error:
+            if attempt < attempts:
+                wait = backoff_seconds * 2 ** (attempt - 1)
+                logger.warning("attempt %d: %s; retrying in %.0f s", attempt, error, wait)
+                time.sleep(wait)
+                continue
+        except DbtFailed:
+            pass  # failing tests or a broken model: retrying cannot help
+        return invocation, attempt
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+def report_markdown(report: TransformReport) -> str:
+    invocation = report.invocation
+    assert invocation is not None
+    tests = invocation.tests
+    passed = sum(1 for t in tests if t.status == "pass")
+    failed = [t for t in tests if t.status in ("fail", "error")]
+    lines = [
+        f"# Transform: {'succeeded' if invocation.success else 'FAILED'}",
+        "",
+        f"`dbt {' '.join(invocation.args)}` in {invocation.seconds:.1f} s "
+        f"(attempt {report.attempts}); tests passed {passed}, failed {len(failed)}.",
+        "",
+        "| model | status | rows changed | seconds |",
+        "|---|---|---:|---:|",
+    ]
+    for node in invocation.models:
+        changed = report.rows_changed.get(node.name, "n/a")
+        lines.append(f"| {node.name} | {node.status} | {changed} | {node.seconds:.2f} |")
+    if failed:
+        lines += ["", "## Failed tests", ""]
+        lines += [f"- `{t.name}`: {t.message}" for t in failed]
+    return "\n".join(lines)
+
+
+@flow(name="transform", log_prints=True)
+def transform(
+    if_busy: Literal["skip", "wait"] = "skip",
+    full: bool = False,
+    evaluate_alerts: bool = True,
+) -> TransformReport:
+    """Build Silver and Gold from new Bronze, publish a report, then evaluate the alerts."""
+    settings = Settings()
+    logger = get_run_logger()
+    try:
+        with catalog_writer(settings, "transform", 0 if if_busy == "skip" else None):
+            before = _snapshot(settings)
+            args = FULL_BUILD if full else SCHEDULED_BUILD
+            invocation, attempts = build_with_retries(settings, args)
+            report = TransformReport("succeeded", invocation, attempts=attempts)
+            report.rows_changed = _rows_changed(settings, before)
+            create_markdown_artifact(
+                key="transform-report",
+                markdown=report_markdown(report),
+                description="Rows changed per model, tests passed and failed, duration",
+            )
+            # After the report, so a failed run still shows what ran and what failed.
+            invocation.raise_for_failure()
+            if evaluate_alerts:
+                report.alerts = alerts_after_transform(settings)
+            return report
+    except WriterBusy as busy:
+        logger.info("transform skipped: %s", busy)
+        return TransformReport("skipped")
+
+
+def alerts_after_transform(settings: Settings) -> list[AlertResult]:
+    warehouse = warehouse_for(settings)
+    results = evaluate(load_rules(rules_path(settings)), warehouse, settings)
+    firing = [r for r in results if r.firing]
+    record(firing, warehouse)
+    notify(firing, settings)
+    if firing:
+        create_markdown_artifact(
+            key="alerts-firing",
+            markdown="\n".join(f"- {r.message}" for r in firing),
+            description="Alert rules firing after the transform",
+        )
+    return results
+
+
+def _snapshot(settings: Settings) -> int | None:
+    if settings.target != "local":
+        return None
+    try:
+        with open_lake(settings) as con:
+            return current_snapshot(con)
+    except FileNotFoundError:  # first run: no catalog yet
+        return 0
+
+
+def _rows_changed(settings: Settings, before: int | None) -> dict[str, int]:
+    if before is None:  # Athena reports no reliable merge counts; the report says n/a
+        return {}
+    try:
+        with open_lake(settings) as con:
+            changed = rows_changed_since(con, before)
+    except FileNotFoundError:  # the build failed before creating the catalog
+        return {}
+    return {name.split(".", 1)[1]: rows for name, rows in changed.items()}

@@ -1,0 +1,144 @@
+"""One writer per catalog: transform, maintenance and backfill take turns.
+
+The lock lives beside the catalog, so it holds with or without a Prefect server:
+an advisory file lock on the local target (released by the kernel when the
+process dies, so a killed run never leaves it stuck), and a lease object written
+with S3's conditional PUT on the aws target (it expires, so a dead holder is
+outlived).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ingestion.settings import Settings
+
+logger = logging.getLogger("streamlake.writer_lock")
+
+LOCK_NAME = "catalog/writer.lock"
+# A lease on S3 outlives a dead holder by this much; live holders renew nothing,
+# so keep it above the longest transform or maintenance run.
+LEASE_SECONDS = 3600
+_POLL_SECONDS = 0.5
+# What S3 answers a conditional PUT when the lease object exists already.
+_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
+
+
+class WriterBusy(RuntimeError):
+    """Another run holds the catalog; the message says who and since when."""
+
+
+def _holder() -> dict[str, str | int]:
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+@contextmanager
+def catalog_writer(settings: Settings, purpose: str, wait_seconds: float | None = None) -> Iterator:
+    """Hold the catalog's writer lock for `purpose`; wait up to `wait_seconds`, then WriterBusy.
+
+    `wait_seconds=0` asks once and gives up at once (a scheduled transform skips
+    when one is already running); None waits the configured time.
+    """
+    wait = settings.writer_wait_seconds if wait_seconds is None else wait_seconds
+    if settings.lake_root.startswith("s3://"):
+        with _s3_lease(settings, purpose, wait):
+            yield
+    else:
+        with _file_lock(Path(settings.lake_root) / LOCK_NAME, purpose, wait):
+            yield
+
+
+@contextmanager
+def _file_lock(path: Path, purpose: str, wait: float) -> Iterator:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    with open(path, "a+", encoding="utf-8") as handle:
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another run"
+                if time.monotonic() >= deadline:
+                    raise WriterBusy(
+                        f"{purpose}: the catalog is busy ({holder}); gave up after {wait:.0f} s"
+                    ) from None
+                if not announced:
+                    logger.info("%s: waiting for the catalog writer, held by %s", purpose, holder)
+                    announced = True
+                time.sleep(_POLL_SECONDS)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({**_holder(), "purpose": purpose}))
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _s3_lease(settings: Settings, purpose: str, wait: float) -> Iterator:
+    bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
+    key = f"{prefix.strip('/')}/{LOCK_NAME}".lstrip("/")
+    s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
+    token = uuid.uuid4().hex
+    body = json.dumps({**_holder(), "purpose": purpose, "token": token}).encode()
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
+            break
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in _TAKEN:
+                raise
+            holder = _s3_holder(s3, bucket, key)
+            if holder is not None and _expired(holder):
+                # The holder died without releasing; take over its stale lease.
+                s3.delete_object(Bucket=bucket, Key=key)
+                continue
+            if time.monotonic() >= deadline:
+                raise WriterBusy(
+                    f"{purpose}: the catalog is busy ({holder}); gave up after {wait:.0f} s"
+                ) from None
+            time.sleep(_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        holder = _s3_holder(s3, bucket, key)
+        if holder is not None and holder.get("token") == token:
+            s3.delete_object(Bucket=bucket, Key=key)
+
+
+def _s3_holder(s3, bucket: str, key: str) -> dict | None:
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError:
+        return None
+
+
+def _expired(holder: dict) -> bool:
+    since = datetime.fromisoformat(str(holder.get("since")))
+    return (datetime.now(UTC) - since).total_seconds() > LEASE_SECONDS
