@@ -5,6 +5,7 @@ Paths given to a LakeStore are relative to the lake root and always use "/".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass
@@ -116,3 +117,8 @@ class LakeStore:
             and info.path.endswith(suffix)
             and not info.base_name.startswith(".")
         )
+
+    def delete(self, relative: str) -> None:
+        """Remove a file; one that is gone already is not an error (retries repeat deletes)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.filesystem.delete_file(self.full_path(relative))
