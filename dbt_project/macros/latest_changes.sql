@@ -3,7 +3,7 @@
     in one run are reduced to the one with the highest sequence number; the
     merge then keeps it only if it is newer than the row already there. -#}
 {% macro latest_changes(staging_model, key) -%}
-    {%- set landed_after = watermark('_ingested_at', var('watermark_lookback_minutes')) -%}
+    {%- set landed_after = bronze_watermark() -%}
     select *
     from (
         select

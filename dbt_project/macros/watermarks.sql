@@ -26,9 +26,22 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Bronze partitions that can hold rows after the watermark. -#}
+{#- The landed-after watermark of a Silver model that reads Bronze. A backfill
+    (vars backfill_from and backfill_to, dates) has none: it reads its Bronze
+    dates whole, and the merges keep only what is new or newer. -#}
+{% macro bronze_watermark() -%}
+    {%- if var('backfill_from', none) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(watermark('_ingested_at', var('watermark_lookback_minutes'))) }}
+{%- endmacro %}
+
+{#- Bronze partitions that can hold rows after the watermark, or a backfill's dates. -#}
 {% macro dt_after_watermark(watermark_value) -%}
-    {%- if watermark_value is none -%}
+    {%- if var('backfill_from', none) -%}
+        cast(dt as date) between date '{{ var("backfill_from") }}'
+        and date '{{ var("backfill_to", var("backfill_from")) }}'
+    {%- elif watermark_value is none -%}
         1 = 1
     {%- else -%}
         cast(dt as date) >= date '{{ watermark_value[:10] }}'

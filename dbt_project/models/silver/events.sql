@@ -6,7 +6,7 @@
     )
 }}
 
-{%- set landed_after = watermark('_ingested_at', var('watermark_lookback_minutes')) %}
+{%- set landed_after = bronze_watermark() %}
 
 with landed as (
     select *
