@@ -1,0 +1,48 @@
+"""Entry point of the CDK app.
+
+With the CDK CLI, from infra/: `npx aws-cdk@2.1148.1 synth` (or deploy); the CLI
+reads cdk.json and passes `-c key=value` context. Without it, from anywhere:
+`python infra/app.py [key=value ...]` synthesizes into infra/cdk.out with the
+same cdk.json context. Either way it runs offline, with no credentials needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+# The app imports the project's own `ingestion` package (the Bronze schemas) and
+# `infra` as a package, so the repository root goes on the path however it runs.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aws_cdk as cdk
+
+from infra.stack import add_streamlake
+
+HERE = Path(__file__).resolve().parent
+# The CLI passes cdk.json's context, with its -c values, in one of these.
+CLI_CONTEXT_VARIABLES = ("CDK_CONTEXT_JSON", "CDK_CONTEXT_OVERFLOW_LOCATION")
+
+
+def app_from_arguments(arguments: list[str]) -> cdk.App:
+    if any(name in os.environ for name in CLI_CONTEXT_VARIABLES):
+        return cdk.App()
+    context = json.loads((HERE / "cdk.json").read_text())["context"]
+    for argument in arguments:
+        key, separator, value = argument.partition("=")
+        if not separator:
+            raise SystemExit(f"expected key=value, got {argument!r}")
+        context[key] = value
+    return cdk.App(context=context, outdir=os.environ.get("CDK_OUTDIR", str(HERE / "cdk.out")))
+
+
+def main() -> None:
+    app = app_from_arguments(sys.argv[1:])
+    add_streamlake(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

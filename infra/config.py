@@ -1,0 +1,182 @@
+"""What the CDK app is told: the environment, where it deploys, names and knobs.
+
+Every value comes from CDK context: `cdk.json`, or `-c key=value` on the command
+line (lists and maps as JSON). Nothing here needs credentials, so the app
+synthesizes offline; account and region stay unresolved unless given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any, get_origin
+
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# The Bronze sources the stack feeds, and the partition key of each demo table.
+KINESIS_SOURCE = "events"
+DYNAMODB_SOURCES: dict[str, str] = {
+    "customers": "customer_id",
+    "products": "product_id",
+    "orders": "order_id",
+}
+
+_KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/([A-Za-z0-9_.-]+)$")
+_DYNAMODB_STREAM_ARN = re.compile(
+    r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/([A-Za-z0-9_.-]+)/stream/[^/]+$"
+)
+# The retention periods CloudWatch Logs accepts, by their names in aws_logs.RetentionDays.
+LOG_RETENTION_DAYS: dict[int, str] = {
+    1: "ONE_DAY",
+    3: "THREE_DAYS",
+    5: "FIVE_DAYS",
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS",
+    731: "TWO_YEARS",
+    1827: "FIVE_YEARS",
+    3653: "TEN_YEARS",
+}
+
+
+class InfraConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    env_name: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+    # Existing sources, used instead of creating the demo application's ones.
+    kinesis_stream_arn: str | None = None
+    dynamodb_stream_arns: dict[str, str] = Field(default_factory=dict)
+    # Customer-managed keys of existing sources, which the handlers need to decrypt.
+    source_key_arns: tuple[str, ...] = ()
+
+    # Event source mappings
+    kinesis_batch_size: int = Field(default=10_000, ge=1, le=10_000)
+    kinesis_batching_window_seconds: int = Field(default=10, ge=0, le=300)
+    kinesis_max_record_age_hours: int = Field(default=24, ge=1, le=168)
+    kinesis_retention_hours: int = Field(default=168, ge=24, le=8760)
+    dynamodb_batch_size: int = Field(default=1_000, ge=1, le=10_000)
+    dynamodb_batching_window_seconds: int = Field(default=5, ge=0, le=300)
+    # DynamoDB Streams keep records 24 hours; the rest of the day is for replaying
+    # a batch named in the dead-letter queue.
+    dynamodb_max_record_age_hours: int = Field(default=6, ge=1, le=24)
+    retry_attempts: int = Field(default=10, ge=0, le=10_000)
+
+    # Handlers
+    handler_memory_mb: int = Field(default=1024, ge=256, le=10_240)
+    handler_timeout_seconds: int = Field(default=120, ge=10, le=900)
+    log_retention_days: int = 30
+
+    # Storage and query
+    quarantine_expiration_days: int = Field(default=90, ge=1)
+    exports_expiration_days: int = Field(default=30, ge=1)
+    athena_bytes_scanned_cutoff_gb: int = Field(default=100, ge=1)
+
+    # Operations and access
+    iterator_age_alarm_minutes: int = Field(default=15, ge=1)
+    alarm_email: str | None = None
+    runner_principal_arns: tuple[str, ...] = ()
+    grafana_principal_arn: str | None = None
+    grafana_external_id: str | None = None
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _valid_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs keeps logs {sorted(LOG_RETENTION_DAYS)} days")
+        return value
+
+    @field_validator("kinesis_stream_arn")
+    @classmethod
+    def _kinesis_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _KINESIS_ARN.match(value):
+            raise ValueError(f"not a Kinesis stream ARN: {value}")
+        return value
+
+    @field_validator("dynamodb_stream_arns")
+    @classmethod
+    def _dynamodb_arns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(DYNAMODB_SOURCES)
+        if unknown:
+            raise ValueError(f"no such DynamoDB source: {sorted(unknown)}")
+        for source, arn in value.items():
+            if not _DYNAMODB_STREAM_ARN.match(arn):
+                raise ValueError(f"{source}: not a DynamoDB stream ARN: {arn}")
+        return value
+
+    @model_validator(mode="after")
+    def _retention_outlives_record_age(self) -> InfraConfig:
+        if self.kinesis_retention_hours <= self.kinesis_max_record_age_hours:
+            raise ValueError("the stream must keep records longer than the handler retries them")
+        return self
+
+    @classmethod
+    def from_context(cls, node: Node) -> InfraConfig:
+        """Read every field from CDK context; JSON text for lists and maps given with -c."""
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            raw = node.try_get_context(name)
+            if raw is None or raw == "":
+                continue
+            if isinstance(raw, str) and get_origin(field.annotation) in (dict, tuple):
+                raw = json.loads(raw)
+            values[name] = raw
+        # The CDK CLI sets these from the credentials it finds; synthesis needs neither.
+        values.setdefault("account", os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        values.setdefault("region", os.environ.get("CDK_DEFAULT_REGION"))
+        return cls.model_validate(values)
+
+    @property
+    def stack_name(self) -> str:
+        return f"Streamlake-{self.env_name}"
+
+    @property
+    def name_prefix(self) -> str:
+        return f"streamlake-{self.env_name}"
+
+    @property
+    def ssm_prefix(self) -> str:
+        return f"/streamlake/{self.env_name}"
+
+    @property
+    def athena_workgroup(self) -> str:
+        return self.name_prefix
+
+    def glue_database(self, layer: str) -> str:
+        # Glue names are lowercase letters, digits and underscores.
+        return f"streamlake_{self.env_name.replace('-', '_')}_{layer}"
+
+    @property
+    def kinesis_stream_name(self) -> str:
+        if self.kinesis_stream_arn:
+            match = _KINESIS_ARN.match(self.kinesis_stream_arn)
+            assert match  # validated above
+            return match.group(1)
+        return f"{self.name_prefix}-{KINESIS_SOURCE}"
+
+    def dynamodb_table_name(self, source: str) -> str:
+        arn = self.dynamodb_stream_arns.get(source)
+        if arn:
+            match = _DYNAMODB_STREAM_ARN.match(arn)
+            assert match  # validated above
+            return match.group(1)
+        return f"{self.name_prefix}-{source}"
+
+    @property
+    def source_aliases(self) -> dict[str, str]:
+        """Stream and table names -> Bronze sources, for the handlers' settings."""
+        aliases = {self.kinesis_stream_name: KINESIS_SOURCE}
+        aliases.update({self.dynamodb_table_name(s): s for s in DYNAMODB_SOURCES})
+        return aliases

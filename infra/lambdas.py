@@ -1,0 +1,207 @@
+"""The two Lambda handlers of ingestion/, their roles and their event source mappings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import DYNAMODB_SOURCES, KINESIS_SOURCE, LOG_RETENTION_DAYS, InfraConfig
+from infra.lambda_assets import ARCHITECTURE, RUNTIME, dependencies_layer, handler_code
+from infra.nag import acknowledge, allow
+from infra.sources import Sources
+from infra.storage import BRONZE, QUARANTINE, LakeStorage
+
+KINESIS_READ_ACTIONS = [
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+    "kinesis:SubscribeToShard",
+]
+DYNAMODB_STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+]
+# HEAD of a missing key answers 404 only with s3:ListBucket, else 403; the
+# handlers look for yesterday's file of a retried batch.
+LANDING_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+
+
+@dataclass(frozen=True)
+class Handler:
+    function: lambda_.Function
+    role: iam.Role
+    log_group: logs.LogGroup
+
+
+class Ingestion(Construct):
+    """Kinesis and DynamoDB Streams to Bronze Parquet, with a dead-letter queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        storage: LakeStorage,
+        sources: Sources,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._storage = storage
+
+        # The on-failure destination receives where a batch was in its shard
+        # (never the records themselves): enough to replay it from the stream.
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is the event source mappings' on-failure destination, the end of the "
+            "line: it holds shard positions to replay, and an alarm watches its depth.",
+        )
+        self._layer = dependencies_layer(self, "Dependencies")
+        self._code = handler_code()
+
+        self.kinesis = self._handler(
+            "Kinesis", "ingestion.kinesis.handler", "Kinesis events to Bronze.", [KINESIS_SOURCE]
+        )
+        allow(self.kinesis.role, KINESIS_READ_ACTIONS, [sources.kinesis_stream_arn])
+        self._may_decrypt_sources(self.kinesis.role, sources)
+        lambda_.EventSourceMapping(
+            self,
+            "KinesisMapping",
+            target=self.kinesis.function,
+            event_source_arn=sources.kinesis_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=config.kinesis_batch_size,
+            max_batching_window=cdk.Duration.seconds(config.kinesis_batching_window_seconds),
+            bisect_batch_on_error=True,
+            report_batch_item_failures=True,
+            retry_attempts=config.retry_attempts,
+            max_record_age=cdk.Duration.hours(config.kinesis_max_record_age_hours),
+            parallelization_factor=1,
+            on_failure=event_sources.SqsDlq(self.dead_letters),
+        )
+
+        self.dynamodb = self._handler(
+            "DynamoDb",
+            "ingestion.dynamodb_streams.handler",
+            "DynamoDB Streams changes to Bronze.",
+            list(DYNAMODB_SOURCES),
+        )
+        stream_arns = [source.stream_arn for source in sources.dynamodb.values()]
+        allow(self.dynamodb.role, DYNAMODB_STREAM_READ_ACTIONS, stream_arns)
+        # Lambda lists a table's streams to find the one it reads.
+        allow(
+            self.dynamodb.role,
+            ["dynamodb:ListStreams"],
+            ["*"],
+            wildcard_reason="dynamodb:ListStreams supports no resource-level permission; it "
+            "returns stream names, never data.",
+        )
+        self._may_decrypt_sources(self.dynamodb.role, sources)
+        for source, table in sources.dynamodb.items():
+            lambda_.EventSourceMapping(
+                self,
+                f"{source.capitalize()}Mapping",
+                target=self.dynamodb.function,
+                event_source_arn=table.stream_arn,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=config.dynamodb_batch_size,
+                max_batching_window=cdk.Duration.seconds(config.dynamodb_batching_window_seconds),
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                retry_attempts=config.retry_attempts,
+                max_record_age=cdk.Duration.hours(config.dynamodb_max_record_age_hours),
+                parallelization_factor=1,
+                on_failure=event_sources.SqsDlq(self.dead_letters),
+            )
+
+    @property
+    def handlers(self) -> tuple[Handler, Handler]:
+        return (self.kinesis, self.dynamodb)
+
+    def _handler(
+        self, name: str, entry_point: str, description: str, bronze_sources: list[str]
+    ) -> Handler:
+        config, lake = self._config, self._storage.lake
+        log_group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            retention=logs.RetentionDays[LOG_RETENTION_DAYS[config.log_retention_days]],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Streamlake {name} handler: reads its source, writes its Bronze prefixes.",
+        )
+        allow(role, ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.log_group_arn])
+        prefixes = [f"{BRONZE}{source}/*" for source in bronze_sources] + [f"{QUARANTINE}*"]
+        allow(
+            role,
+            LANDING_OBJECT_ACTIONS,
+            [lake.arn_for_objects(prefix) for prefix in prefixes],
+            wildcard_reason="The handler writes each batch to a new key under its own Bronze "
+            "and quarantine prefixes; keys are only known when the batch arrives.",
+        )
+        allow(
+            role,
+            ["s3:ListBucket"],
+            [lake.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": prefixes}},
+        )
+        allow(role, ["kms:Decrypt", "kms:GenerateDataKey"], [self._storage.key.key_arn])
+
+        function = lambda_.Function(
+            self,
+            f"{name}Handler",
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=entry_point,
+            code=self._code,
+            layers=[self._layer],
+            role=role,
+            memory_size=config.handler_memory_mb,
+            timeout=cdk.Duration.seconds(config.handler_timeout_seconds),
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                "STREAMLAKE_TARGET": "aws",
+                "STREAMLAKE_LAKE_ROOT": self._storage.lake_uri,
+                "STREAMLAKE_AWS_REGION": cdk.Stack.of(self).region,
+                "STREAMLAKE_SOURCE_ALIASES": json.dumps(config.source_aliases, sort_keys=True),
+                # DuckDB resolves ~ when it starts; Lambda's home is not writable.
+                "HOME": "/tmp",
+            },
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose: the dependencies layer is built from cp312 wheels for it; "
+            "moving to a newer runtime is a change of its own, with the layer rebuilt.",
+        )
+        return Handler(function, role, log_group)
+
+    @staticmethod
+    def _may_decrypt_sources(role: iam.Role, sources: Sources) -> None:
+        allow(role, ["kms:Decrypt"], sources.key_arns)
