@@ -46,5 +46,12 @@ bench: install
 docs: install
 	$(UV) run --frozen dbt docs generate
 
+# The CDK app (infra/): synthesized into infra/cdk.out with the Lambda code and layer
+# assets built locally by uv, no Docker (see infra/README.md). Downloads the layer's
+# aarch64 wheels once per change of uv.lock; nothing else needs the network.
+.PHONY: infra-synth
+infra-synth: install
+	PATH="$(abspath $(dir $(UV))):$$PATH" $(UV) run --frozen python infra/app.py
+
 clean:
 	rm -rf lake .venv $(TOOLS) .pytest_cache .ruff_cache target logs .duckdb
