@@ -33,6 +33,7 @@ DYNAMODB_STREAM_READ_ACTIONS = [
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
 ]
+METRICS_NAMESPACE = "Streamlake"
 # HEAD of a missing key answers 404 only with s3:ListBucket, else 403; the
 # handlers look for yesterday's file of a retried batch.
 LANDING_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
@@ -190,6 +191,8 @@ class Ingestion(Construct):
                 "STREAMLAKE_LAKE_ROOT": self._storage.lake_uri,
                 "STREAMLAKE_AWS_REGION": cdk.Stack.of(self).region,
                 "STREAMLAKE_SOURCE_ALIASES": json.dumps(config.source_aliases, sort_keys=True),
+                # The namespace the alarms on the handlers' own metrics watch.
+                "STREAMLAKE_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # DuckDB resolves ~ when it starts; Lambda's home is not writable.
                 "HOME": "/tmp",
             },

@@ -13,8 +13,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.lambdas import Ingestion
-from ingestion.settings import Settings
+from infra.lambdas import METRICS_NAMESPACE, Ingestion
 from ingestion.ssm_parameters import PUBLISHED_SETTINGS, parameter_name
 
 # How the handlers publish their metrics (ingestion/observability.py, Powertools EMF).
@@ -96,7 +95,7 @@ class Operations(Construct):
                 f"{name}BatchItemFailures",
                 f"The {name} handler could not write a batch to the lake and asked for a retry.",
                 cloudwatch.Metric(
-                    namespace=Settings.model_fields["metrics_namespace"].default,
+                    namespace=METRICS_NAMESPACE,
                     metric_name="BatchItemFailures",
                     dimensions_map={"service": METRICS_SERVICE, "source_kind": SOURCE_KINDS[name]},
                     period=FIVE_MINUTES,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import InfraConfig
 from infra.stack import StreamlakeStack, add_streamlake
+from ingestion import observability
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_type
 from ingestion.settings import Settings
 from ingestion.ssm_parameters import PUBLISHED_SETTINGS, parameter_name
@@ -50,7 +50,6 @@ class Synthesized:
     existing: StreamlakeStack
     templates: dict[str, dict[str, Any]]
     outdir: Path
-    seconds: float
 
     def template(self, stack: StreamlakeStack | None = None) -> Template:
         return Template.from_json(self.templates[(stack or self.stack).stack_name])
@@ -80,17 +79,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         # No credentials anywhere: a synthesis that looked anything up would fail.
         patch.setenv("AWS_CONFIG_FILE", str(outdir / "no-config"))
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(outdir / "no-credentials"))
-        started = time.perf_counter()
         app = cdk.App(outdir=str(outdir), context=context, stack_traces=False)
         stack = add_streamlake(app)
         existing = StreamlakeStack(app, EXISTING)
         # Raises when cdk-nag reports an unacknowledged error: the plugin runs on synth.
         assembly = app.synth()
-        seconds = time.perf_counter() - started
     templates = {
         s.stack_name: assembly.get_stack_by_name(s.stack_name).template for s in (stack, existing)
     }
-    return Synthesized(app, stack, existing, templates, outdir, seconds)
+    return Synthesized(app, stack, existing, templates, outdir)
 
 
 def resolve(value: Any, refs: dict[str, str]) -> Any:
@@ -136,11 +133,53 @@ def actions_on(statements: list[dict], needle: str) -> set[str]:
 # ---------------------------------------------------------------- synthesis
 
 
-def test_synthesizes_offline_in_reasonable_time(synth):
-    assert synth.seconds < 45
+def test_synthesizes_offline(synth):
     assert set(synth.templates) == {"Streamlake-test", "Streamlake-existing"}
     assets = json.loads((synth.outdir / "Streamlake-test.assets.json").read_text())
     assert len(assets["files"]) >= 2  # handler code, dependencies layer
+
+
+def test_every_resource_of_the_issue_is_there(synth):
+    template = synth.template()
+    for kind, count in {
+        "AWS::S3::Bucket": 3,  # lake, Athena results, access logs
+        "AWS::KMS::Key": 3,  # lake, sources, alarms
+        "AWS::Kinesis::Stream": 1,
+        "AWS::DynamoDB::Table": 3,
+        "AWS::Lambda::Function": 2,
+        "AWS::Lambda::LayerVersion": 1,
+        "AWS::Lambda::EventSourceMapping": 4,
+        "AWS::SQS::Queue": 1,
+        "AWS::Logs::LogGroup": 2,
+        "AWS::Glue::Database": 3,
+        "AWS::Glue::Table": len(BRONZE_TABLES),
+        "AWS::Athena::WorkGroup": 1,
+        "AWS::IAM::Role": 4,  # two handlers, runner, Grafana
+        "AWS::CloudWatch::Alarm": 7,
+        "AWS::SNS::Topic": 1,
+        "AWS::SSM::Parameter": len(PUBLISHED_SETTINGS),
+    }.items():
+        template.resource_count_is(kind, count)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "BucketEncryption": Match.object_like(
+                {
+                    "ServerSideEncryptionConfiguration": [
+                        Match.object_like(
+                            {
+                                "ServerSideEncryptionByDefault": Match.object_like(
+                                    {"SSEAlgorithm": "aws:kms"}
+                                )
+                            }
+                        )
+                    ]
+                }
+            ),
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "lake/"}),
+        },
+    )
 
 
 # ---------------------------------------------------------------- storage
@@ -517,6 +556,19 @@ def test_alarms_on_iterator_age_dead_letters_and_handler_errors_go_to_sns(synth)
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {"MetricName": "IteratorAge", "Threshold": 15 * 60_000, "Statistic": "Maximum"},
+    )
+    # The alarms on the handlers' own metrics watch the namespace the handlers are given.
+    function = next(iter(synth.resources("AWS::Lambda::Function").values()))
+    namespace = function["Properties"]["Environment"]["Variables"]["STREAMLAKE_METRICS_NAMESPACE"]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "BatchItemFailures",
+            "Namespace": namespace,
+            "Dimensions": Match.array_with(
+                [{"Name": "service", "Value": observability.metrics.service}]
+            ),
+        },
     )
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
