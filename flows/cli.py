@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import sys
-from datetime import UTC, datetime
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -14,12 +18,25 @@ from rich.table import Table
 
 from flows.inventory import inventory, quarantine_reasons
 from flows.lakehouse import DbtFailed, layer_counts, open_lake, run_dbt
+from flows.prefect_server import (
+    PrefectServerError,
+    ensure_server,
+    server_environment,
+    stop_server,
+    ui_url,
+)
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import FeedReport, feed
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.writer_lock import WriterBusy
 from ingestion.observability import send_logs_to
 from ingestion.settings import Settings
 from ingestion.store import LakeRootError, LakeStore
+
+# The flows import Prefect and dbt, which take seconds, and Prefect must find the
+# local server's address in the environment when it is first imported: commands
+# import flows only inside prefect_api(), by name.
+EXPORT_FORMATS = ("csv", "json", "parquet")
 
 app = typer.Typer(
     name="streamlake",
@@ -40,6 +57,43 @@ LakeRootOption = Annotated[
     str | None,
     typer.Option("--lake-root", help="Lake folder or s3:// URI (default: STREAMLAKE_LAKE_ROOT)."),
 ]
+
+
+@app.callback()
+def _choose_target(
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="local or aws (default: STREAMLAKE_TARGET, else local)."),
+    ] = None,
+) -> None:
+    if target is not None:
+        if target not in ("local", "aws"):
+            raise UsageError(f"--target must be local or aws, got {target!r}")
+        os.environ["STREAMLAKE_TARGET"] = target
+
+
+@contextmanager
+def prefect_api(settings: Settings) -> Iterator[None]:
+    """Flows report to the local Prefect server, started here when none is running.
+
+    The server's address goes into the environment before Prefect is first
+    imported, which is when Prefect reads it. (A context from temporary_settings
+    does not reach the threads prefect-dbt reports from; they would start a
+    temporary server of their own.)
+    """
+    if ensure_server(settings):
+        console.print(f"started the Prefect server: {ui_url(settings)}")
+    if "prefect" not in sys.modules:
+        os.environ.update(server_environment(settings))
+    yield
+    console.print(f"Prefect UI (flow runs, task runs, artifacts): [bold]{ui_url(settings)}[/]")
+
+
+def _run_flow(settings: Settings, flow: str, **parameters: Any) -> Any:
+    """Run a flow ("module:function") against the local server; imported only then."""
+    with prefect_api(settings):
+        module, _, name = flow.partition(":")
+        return getattr(importlib.import_module(module), name)(**parameters)
 
 
 def _settings(lake_root: str | None) -> Settings:
@@ -205,13 +259,159 @@ def run(lake_root: LakeRootOption = None) -> None:
             malformed_fraction=0.002,
         ),
     )
-    console.rule("[bold]2. dbt build: Silver and Gold, with their tests")
-    run_dbt(settings, ["build"])
-    run_dbt(settings, ["source", "freshness"])
+    console.rule("[bold]2. transform flow: dbt build of Silver and Gold, tests, alerts")
+    report = _run_flow(settings, "flows.transform:transform", if_busy="wait", full=True)
+    _print_transform(report)
+    run_dbt(settings, ["source", "freshness", "--quiet"])
     console.rule("[bold]3. the lakehouse")
     print_layers(settings)
     elapsed = (datetime.now(UTC) - started).total_seconds()
     console.print(f"[green]done[/] in {elapsed:.1f} s")
+
+
+def _print_transform(report: Any) -> None:
+    if report.status == "skipped":
+        console.print("transform skipped: another run holds the catalog")
+        return
+    invocation = report.invocation
+    tests = invocation.tests
+    passed = sum(1 for t in tests if t.status == "pass")
+    console.print(
+        f"dbt build: {len(invocation.models)} models, {passed}/{len(tests)} tests passed, "
+        f"{invocation.seconds:.1f} s"
+    )
+    for alert in report.alerts:
+        if alert.firing:
+            errors.print(f"[yellow]alert:[/] {alert.message}")
+
+
+@app.command()
+def transform(lake_root: LakeRootOption = None) -> None:
+    """Run the transform flow once: dbt build of new Bronze into Silver and Gold, then alerts."""
+    settings = _settings(lake_root)
+    _print_transform(_run_flow(settings, "flows.transform:transform", if_busy="wait"))
+
+
+@app.command()
+def maintenance(
+    lake_root: LakeRootOption = None,
+    retention_hours: Annotated[
+        float | None,
+        typer.Option(min=0, help="Keep snapshots younger than this (default: the setting)."),
+    ] = None,
+) -> None:
+    """Run the maintenance flow: table upkeep, Bronze compaction, quarantine report."""
+    settings = _settings(lake_root)
+    report = _run_flow(settings, "flows.maintenance:maintenance", retention_hours=retention_hours)
+    if report.tables:
+        t = report.tables
+        console.print(
+            f"table files {t.data_files_before} -> {t.data_files_after}, "
+            f"snapshots {t.snapshots_before} -> {t.snapshots_after}"
+        )
+    compacted = [c for c in report.compactions if c.files_after < c.files_before]
+    console.print(f"Bronze days compacted: {len(compacted)}")
+    for (source, day), records in report.quarantined.items():
+        console.print(f"quarantined {source} {day}: {records:,}")
+
+
+def _date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{name} must be a date like 2026-11-21, got {value!r}") from None
+
+
+@app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="A Gold model, e.g. daily_sales_by_region.")],
+    lake_root: LakeRootOption = None,
+    format: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
+    filter: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="column=value, repeatable; rows must match all."),
+    ] = None,
+    time_column: Annotated[str | None, typer.Option(help="Column the range applies to.")] = None,
+    start: Annotated[str | None, typer.Option(help="First date, inclusive.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date, inclusive.")] = None,
+    file_name: Annotated[str | None, typer.Option(help="File name inside exports/.")] = None,
+) -> None:
+    """Export a Gold model, filtered, to CSV, JSON or Parquet under the lake's exports/."""
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+    filters = {}
+    for item in filter or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise UsageError(f"--filter takes column=value, got {item!r}")
+        filters[column.strip()] = value
+    settings = _settings(lake_root)
+    result = _run_flow(
+        settings,
+        "flows.export:export",
+        model=model,
+        format=format,
+        filters=filters,
+        time_column=time_column,
+        start=_date(start, "--start"),
+        end=_date(end, "--end"),
+        file_name=file_name,
+    )
+    console.print(f"{result.rows:,} rows -> {result.location}")
+    if result.url:
+        console.print(f"download (expires within the hour): {result.url}")
+
+
+@app.command()
+def backfill(
+    lake_root: LakeRootOption = None,
+    start: Annotated[str | None, typer.Option(help="First Bronze date, inclusive.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last Bronze date (default: start).")] = None,
+    full_refresh: Annotated[
+        list[str] | None,
+        typer.Option("--full-refresh", help="Rebuild this model and what follows it; repeatable."),
+    ] = None,
+) -> None:
+    """Reprocess a range of Bronze dates, or fully rebuild chosen models."""
+    settings = _settings(lake_root)
+    if full_refresh:
+        from flows.manifest import model_names  # noqa: PLC0415
+
+        unknown = sorted(set(full_refresh) - model_names(settings))
+        if unknown:
+            raise UsageError(f"unknown model(s): {', '.join(unknown)}")
+    first, last = _date(start, "--start"), _date(end, "--end")
+    if not full_refresh and first is None:
+        raise UsageError("backfill needs --start (a date) or --full-refresh MODEL")
+    done = _run_flow(
+        settings,
+        "flows.backfill:backfill",
+        start=first,
+        end=last,
+        full_refresh_models=full_refresh,
+    )
+    console.print(f"backfill done: {done} step(s)")
+
+
+@app.command()
+def serve(lake_root: LakeRootOption = None) -> None:
+    """Serve every deployment on its schedule against the local Prefect server (Ctrl-C stops)."""
+    settings = _settings(lake_root)
+    with prefect_api(settings):
+        from flows.deployments import deployments, serve_all  # noqa: PLC0415
+
+        names = ", ".join(d.name for d in deployments(settings))
+        console.print(f"serving {names}; Prefect UI: [bold]{ui_url(settings)}[/]")
+        serve_all(settings)
+
+
+@app.command("server-stop")
+def server_stop() -> None:
+    """Stop the local Prefect server that `run` or `serve` started."""
+    settings = Settings()
+    console.print("stopped" if stop_server(settings) else "no Prefect server of ours was running")
 
 
 @app.command("inventory")
@@ -238,6 +438,9 @@ def main() -> None:
     except (UsageError, LakeRootError, ValueError, FileNotFoundError) as error:
         errors.print(f"[red]error:[/] {error}")
         sys.exit(2)
+    except (PrefectServerError, WriterBusy) as error:
+        errors.print(f"[red]error:[/] {error}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -30,12 +30,22 @@ def manifest_path() -> Path:
     return PROJECT_DIR / target / "manifest.json"
 
 
-def gold_models(settings: Settings) -> dict[str, GoldModel]:
-    """Gold models by name; parses the project first when no manifest exists yet."""
+def _manifest(settings: Settings) -> dict:
+    """The project's manifest; parses the project first when none exists yet."""
     path = manifest_path()
     if not path.exists():
         run_dbt(settings, ["parse", "--quiet"])
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def model_names(settings: Settings) -> set[str]:
+    nodes = _manifest(settings)["nodes"].values()
+    return {node["name"] for node in nodes if node["resource_type"] == "model"}
+
+
+def gold_models(settings: Settings) -> dict[str, GoldModel]:
+    """Gold models by name, with their declared columns."""
+    manifest = _manifest(settings)
     models = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model" or node["fqn"][1:2] != ["gold"]:
