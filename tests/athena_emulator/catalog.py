@@ -1,0 +1,183 @@
+"""The emulator's view of the Glue catalog, through the Glue API like Athena's.
+
+Names are what Athena resolves against: catalog `awsdatacatalog`, a Glue
+database per schema, tables and views with their columns. Statements that
+change the catalog (DDL, CTAS, RENAME, DROP) write through here, so the next
+statement, and the next dbt run, see their effect.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from tests.athena_emulator.types import trino_type_from_glue
+
+CATALOG = "awsdatacatalog"
+
+# Columns Athena adds to every Hive table; `select *` does not return them.
+HIDDEN_COLUMNS = {
+    "$path": "varchar",
+    "$file_size": "bigint",
+    "$file_modified_time": "timestamp(3) with time zone",
+}
+
+_VIEW_PREFIX = "/* Presto View: "
+_VIEW_SUFFIX = " */"
+
+
+@dataclass(frozen=True)
+class Table:
+    database: str
+    name: str
+    kind: str  # "hive", "iceberg" or "view"
+    columns: tuple[tuple[str, str], ...]  # (name, Trino type), partition keys last
+    partition_keys: tuple[str, ...]
+    location: str | None
+    raw: dict[str, Any]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+def view_original_text(sql: str, catalog: str, schema: str, columns: list[tuple[str, str]]) -> str:
+    """What Athena stores in Glue for a view: its SQL and Trino column types, base64 JSON."""
+    payload = {
+        "originalSql": sql,
+        "catalog": catalog,
+        "schema": schema,
+        "columns": [{"name": name, "type": kind} for name, kind in columns],
+    }
+    encoded = base64.b64encode(json.dumps(payload).encode()).decode()
+    return f"{_VIEW_PREFIX}{encoded}{_VIEW_SUFFIX}"
+
+
+def _view_columns(raw: dict[str, Any]) -> list[tuple[str, str]] | None:
+    text = raw.get("ViewOriginalText") or ""
+    if not (text.startswith(_VIEW_PREFIX) and text.endswith(_VIEW_SUFFIX)):
+        return None
+    payload = json.loads(base64.b64decode(text[len(_VIEW_PREFIX) : -len(_VIEW_SUFFIX)]))
+    return [(c["name"], c["type"]) for c in payload["columns"]]
+
+
+def table_kind(raw: dict[str, Any]) -> str:
+    if raw.get("TableType") == "VIRTUAL_VIEW":
+        return "view"
+    if raw.get("Parameters", {}).get("table_type", "").lower() == "iceberg":
+        return "iceberg"
+    return "hive"
+
+
+def to_table(raw: dict[str, Any]) -> Table:
+    kind = table_kind(raw)
+    descriptor = raw.get("StorageDescriptor", {})
+    columns = None
+    if kind == "view":
+        columns = _view_columns(raw)
+    if columns is None:
+        iceberg = kind == "iceberg"
+        columns = [
+            (c["Name"].lower(), trino_type_from_glue(c["Type"], iceberg=iceberg))
+            for c in descriptor.get("Columns", [])
+            if c.get("Parameters", {}).get("iceberg.field.current") != "false"
+        ]
+    partition_keys = [k["Name"].lower() for k in raw.get("PartitionKeys", [])]
+    columns += [
+        (k["Name"].lower(), trino_type_from_glue(k["Type"], iceberg=False))
+        for k in raw.get("PartitionKeys", [])
+    ]
+    return Table(
+        database=raw["DatabaseName"],
+        name=raw["Name"],
+        kind=kind,
+        columns=tuple(columns),
+        partition_keys=tuple(partition_keys),
+        location=descriptor.get("Location"),
+        raw=raw,
+    )
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+class GlueCatalog:
+    """Reads and writes the Glue catalog through a boto3 Glue client."""
+
+    def __init__(self, glue: Any) -> None:
+        self.glue = glue
+
+    def databases(self) -> list[str]:
+        pages = self.glue.get_paginator("get_databases").paginate()
+        return [d["Name"] for page in pages for d in page["DatabaseList"]]
+
+    def database_exists(self, database: str) -> bool:
+        try:
+            self.glue.get_database(Name=database)
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
+    def create_database(self, database: str, description: str | None = None) -> None:
+        database_input: dict[str, Any] = {"Name": database}
+        if description:
+            database_input["Description"] = description
+        self.glue.create_database(DatabaseInput=database_input)
+
+    def delete_database(self, database: str) -> None:
+        for table in self.tables(database):
+            self.glue.delete_table(DatabaseName=database, Name=table.name)
+        self.glue.delete_database(Name=database)
+
+    def tables(self, database: str) -> list[Table]:
+        pages = self.glue.get_paginator("get_tables").paginate(DatabaseName=database)
+        return [to_table(t) for page in pages for t in page["TableList"]]
+
+    def table(self, database: str, name: str) -> Table | None:
+        try:
+            raw = self.glue.get_table(DatabaseName=database, Name=name)["Table"]
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        return to_table(raw)
+
+    def create_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self.glue.create_table(DatabaseName=database, TableInput=table_input)
+
+    def update_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self.glue.update_table(DatabaseName=database, TableInput=table_input)
+
+    def delete_table(self, database: str, name: str) -> None:
+        self.glue.delete_table(DatabaseName=database, Name=name)
+
+    def sqlglot_schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+        """Every table's visible columns with Trino types, for sqlglot's qualify."""
+        schema: dict[str, dict[str, dict[str, str]]] = {}
+        for database in self.databases():
+            schema[database] = {table.name: dict(table.columns) for table in self.tables(database)}
+        return {CATALOG: schema}
+
+
+def table_input(raw: dict[str, Any]) -> dict[str, Any]:
+    """The writable part of a get_table answer, for create_table or update_table."""
+    allowed = {
+        "Name",
+        "Description",
+        "Owner",
+        "Retention",
+        "StorageDescriptor",
+        "PartitionKeys",
+        "ViewOriginalText",
+        "ViewExpandedText",
+        "TableType",
+        "Parameters",
+    }
+    return {key: value for key, value in raw.items() if key in allowed}

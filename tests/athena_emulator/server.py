@@ -1,0 +1,316 @@
+"""The Athena emulator: moto's server on 127.0.0.1 with Athena's front end in front.
+
+moto serves S3, Glue, STS and Athena's workgroups, but marks every Athena query
+SUCCEEDED without looking at it. This server sits in front of moto: each
+StartQueryExecution goes through `engine.Frontend` (grammar, functions, names,
+catalog effects), GetQueryExecution reports what it decided (state FAILED with
+Athena's reason and AthenaError when a check fails) and GetQueryResults returns
+the columns the statement would produce. Everything else is moto's.
+
+Every statement is appended to a log file (the CI artifact), one block each:
+
+    -- #0007 2026-11-21T07:00:01Z SUCCEEDED DDL/CREATE_TABLE_AS_SELECT silver.orders
+    <the statement as dbt sent it>
+    ;
+
+Run `python -m tests.athena_emulator` to serve it by hand.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.athena_emulator.catalog import GlueCatalog
+from tests.athena_emulator.engine import Frontend, Outcome
+
+ACCESS_KEY = "emulator"  # moto accepts any; nothing here is a credential
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Statement:
+    number: int
+    query_id: str
+    sql: str
+    database: str | None
+    outcome: Outcome
+    at: datetime
+
+
+def _column_info(name: str, kind: str) -> dict[str, Any]:
+    """A column as GetQueryResults describes it: base type name, precision, scale."""
+    base, _, rest = kind.partition("(")
+    info: dict[str, Any] = {
+        "CatalogName": "hive",
+        "SchemaName": "",
+        "TableName": "",
+        "Name": name,
+        "Label": name,
+        "Type": base.strip(),
+        "Nullable": "UNKNOWN",
+        "CaseSensitive": base.strip() == "varchar",
+    }
+    if kind.endswith("with time zone"):
+        info["Type"] = "timestamp with time zone"
+    numbers = [p.strip() for p in rest.split(")")[0].split(",")] if rest else []
+    if numbers and numbers[0].isdigit():
+        info["Precision"] = int(numbers[0])
+        if len(numbers) > 1 and numbers[1].isdigit():
+            info["Scale"] = int(numbers[1])
+    return info
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        """The statement log says what matters; no line per HTTP request."""
+
+
+class AthenaFrontMiddleware:
+    """WSGI middleware: Athena's query calls go through the Frontend, the rest to moto."""
+
+    def __init__(self, moto_app: Any, emulator: AthenaEmulator) -> None:
+        self.moto_app = moto_app
+        self.emulator = emulator
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("AmazonAthena."):
+            return self.moto_app(environ, start_response)
+        action = target.split(".", 1)[1]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        request = json.loads(body or b"{}")
+        if action == "GetQueryResults":
+            statement = self.emulator.statement(request.get("QueryExecutionId", ""))
+            if statement is not None:
+                return self._results(statement, request, start_response)
+        status, headers, payload = self._call_moto(environ)
+        if status.startswith("200"):
+            answer = json.loads(payload or b"{}")
+            if action == "StartQueryExecution":
+                self.emulator.run(answer["QueryExecutionId"], request)
+            elif action == "GetQueryExecution":
+                self._patch_execution(answer.get("QueryExecution", {}))
+            elif action == "BatchGetQueryExecution":
+                for execution in answer.get("QueryExecutions", []):
+                    self._patch_execution(execution)
+            payload = json.dumps(answer).encode()
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(payload))))
+        start_response(status, headers)
+        return [payload]
+
+    def _call_moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            captured["status"], captured["headers"] = status, headers
+
+        chunks = self.moto_app(environ, capture)
+        try:
+            payload = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        return captured["status"], captured["headers"], payload
+
+    def _patch_execution(self, execution: dict[str, Any]) -> None:
+        statement = self.emulator.statement(execution.get("QueryExecutionId", ""))
+        if statement is None:
+            return
+        outcome = statement.outcome
+        execution["StatementType"] = outcome.statement_type
+        execution["SubstatementType"] = outcome.substatement_type
+        status = execution.setdefault("Status", {})
+        status["State"] = outcome.state
+        if outcome.state == "FAILED":
+            status["StateChangeReason"] = outcome.reason
+            status["AthenaError"] = {
+                "ErrorCategory": 2,
+                "ErrorType": outcome.error_type,
+                "Retryable": False,
+                "ErrorMessage": outcome.reason,
+            }
+
+    def _results(
+        self, statement: Statement, request: dict[str, Any], start_response: Any
+    ) -> Iterable[bytes]:
+        outcome = statement.outcome
+        if outcome.state != "SUCCEEDED":
+            payload = json.dumps(
+                {
+                    "__type": "InvalidRequestException",
+                    "Message": f"Query has not yet finished. Current state: {outcome.state}",
+                }
+            ).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+            return [payload]
+        rows: list[dict[str, Any]] = []
+        if outcome.statement_type == "DML" and outcome.substatement_type == "SELECT":
+            # A SELECT's first row is its header, as in Athena.
+            rows.append({"Data": [{"VarCharValue": name} for name, _ in outcome.columns]})
+        for row in outcome.rows:
+            rows.append({"Data": [{} if v is None else {"VarCharValue": v} for v in row]})
+        answer: dict[str, Any] = {
+            "ResultSet": {
+                "Rows": rows,
+                "ResultSetMetadata": {
+                    "ColumnInfo": [_column_info(name, kind) for name, kind in outcome.columns]
+                },
+            },
+        }
+        if outcome.substatement_type in ("INSERT", "MERGE_INTO", "DELETE", "UPDATE"):
+            answer["UpdateCount"] = outcome.update_count
+        payload = json.dumps(answer).encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(payload))),
+            ],
+        )
+        return [payload]
+
+
+class AthenaEmulator:
+    """A moto server on 127.0.0.1 whose Athena checks statements like Athena's front end."""
+
+    def __init__(self, log_path: Path, port: int = 0, region: str = REGION) -> None:
+        self.log_path = log_path
+        self.region = region
+        self._port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._statements: dict[str, Statement] = {}
+        self._order: list[str] = []
+        self.frontend: Frontend | None = None
+
+    # --------------------------------------------------------------- lifecycle
+
+    def start(self) -> AthenaEmulator:
+        app = AthenaFrontMiddleware(DomainDispatcherApplication(create_backend_app), self)
+        self._server = make_server(
+            "127.0.0.1", self._port, app, threaded=True, request_handler=_QuietHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.write_text(
+            f"-- Athena emulator statement log, started {_stamp(datetime.now(UTC))}\n"
+        )
+        self.frontend = Frontend(GlueCatalog(self.client("glue")), self.client("s3"))
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> AthenaEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self._server is not None, "start() the emulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=ACCESS_KEY,
+        )
+
+    def environment(self) -> dict[str, str]:
+        """What a process needs to talk to the emulator instead of AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    # -------------------------------------------------------------- statements
+
+    def run(self, query_id: str, request: dict[str, Any]) -> Outcome:
+        """Check one statement as Athena would, apply its effect, and log it."""
+        assert self.frontend is not None
+        sql = request.get("QueryString", "")
+        database = (request.get("QueryExecutionContext") or {}).get("Database")
+        output_location = (request.get("ResultConfiguration") or {}).get("OutputLocation")
+        if not output_location and request.get("WorkGroup"):
+            workgroup = self.client("athena").get_work_group(WorkGroup=request["WorkGroup"])
+            configuration = workgroup["WorkGroup"].get("Configuration", {})
+            output_location = configuration.get("ResultConfiguration", {}).get("OutputLocation")
+        with self._lock:
+            outcome = self.frontend.run(sql, database, query_id, output_location)
+            statement = Statement(
+                number=len(self._order) + 1,
+                query_id=query_id,
+                sql=sql,
+                database=database,
+                outcome=outcome,
+                at=datetime.now(UTC),
+            )
+            self._statements[query_id] = statement
+            self._order.append(query_id)
+            with self.log_path.open("a") as log:
+                log.write(_log_block(statement))
+        return outcome
+
+    def statement(self, query_id: str) -> Statement | None:
+        return self._statements.get(query_id)
+
+    @property
+    def statements(self) -> list[Statement]:
+        return [self._statements[query_id] for query_id in self._order]
+
+    def mark(self, text: str) -> None:
+        """A comment line in the log, e.g. which dbt command the next statements come from."""
+        with self._lock, self.log_path.open("a") as log:
+            log.write(f"\n-- ==== {text} ====\n")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _log_block(statement: Statement) -> str:
+    outcome = statement.outcome
+    kind = f"{outcome.statement_type}/{outcome.substatement_type}"
+    head = f"-- #{statement.number:04d} {_stamp(statement.at)} {outcome.state} {kind}"
+    if outcome.target:
+        head += f" {outcome.target}"
+    lines = [head]
+    if outcome.state == "FAILED":
+        lines.append(f"-- reason: {outcome.reason}")
+    lines.append(statement.sql.rstrip().rstrip(";"))
+    lines.append(";\n")
+    return "\n".join(lines)
