@@ -28,15 +28,31 @@ def catalog_path(settings: Settings) -> Path:
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
-    """What profiles.yml and dbt_project.yml read, from the one settings object."""
+    """What profiles.yml and dbt_project.yml read, from the one settings object.
+
+    The aws target's values (region, workgroup, result and warehouse locations,
+    Glue databases) are exported whatever the target, so that `--target aws`
+    works from the same environment. Credentials stay with the AWS chain.
+    """
     lake_root = settings.lake_root
     if not lake_root.startswith("s3://"):
         lake_root = str(Path(lake_root).resolve())  # views keep working from any folder
-    return {
+    environment = {
         "STREAMLAKE_TARGET": settings.target,
         "STREAMLAKE_LAKE_ROOT": lake_root,
         "STREAMLAKE_DUCKDB_EXTENSION_DIR": str(Path(settings.duckdb_extension_dir).resolve()),
+        "STREAMLAKE_AWS_REGION": settings.aws_region,
+        "STREAMLAKE_ATHENA_WORKGROUP": settings.athena_workgroup,
+        "STREAMLAKE_ATHENA_S3_STAGING_DIR": settings.athena_s3_staging_dir or "",
+        "STREAMLAKE_WAREHOUSE_URI": settings.warehouse_uri or f"{lake_root}/warehouse",
+        "STREAMLAKE_BRONZE_DATABASE": settings.bronze_database,
+        "STREAMLAKE_SILVER_DATABASE": settings.silver_database,
+        "STREAMLAKE_GOLD_DATABASE": settings.gold_database,
     }
+    if settings.s3_endpoint_url:
+        # boto3's own variable for an S3 stand-in; dbt-athena's S3 calls honour it.
+        environment["AWS_ENDPOINT_URL_S3"] = settings.s3_endpoint_url
+    return environment
 
 
 def run_dbt(settings: Settings, args: list[str]) -> None:

@@ -40,21 +40,24 @@
 {%- endmacro %}
 
 {% macro default__iso_timestamp(expression) -%}
-    cast(from_iso8601_timestamp({{ expression }}) as timestamp)
+    {#- a cast alone would keep the wall time of the string's own offset -#}
+    cast(from_iso8601_timestamp({{ expression }}) at time zone 'UTC' as timestamp(6))
 {%- endmacro %}
 
 {% macro duckdb__iso_timestamp(expression) -%}
     {#- the connection's TimeZone is UTC (profiles.yml), so this is UTC wall time -#}
-    cast(cast({{ expression }} as timestamptz) as timestamp)
+    cast(cast({{ expression }} as timestamptz) as timestamp(6))
 {%- endmacro %}
 
-{#- A timestamp with time zone from Bronze as a plain UTC timestamp. -#}
+{#- A timestamp from Bronze as a plain UTC timestamp in microseconds: Athena
+    reads Parquet timestamps as timestamp(3), and Iceberg tables take only
+    timestamp(6); DuckDB's timestamp(6) is its timestamp. -#}
 {% macro utc_timestamp(expression) -%}
     {{ return(adapter.dispatch('utc_timestamp', 'streamlake')(expression)) }}
 {%- endmacro %}
 
 {% macro default__utc_timestamp(expression) -%}
-    cast({{ expression }} as timestamp)
+    cast({{ expression }} as timestamp(6))
 {%- endmacro %}
 
 {#- Left-padded sequence numbers compare as numbers. -#}
@@ -85,7 +88,9 @@
     {{ merge_source_alias() }}.sequence_key < {{ merge_target_alias() }}.sequence_key
 {%- endmacro %}
 
-{#- The object a Bronze row was read from (for counting landed files). -#}
+{#- The object a Bronze row was read from (for counting landed files). On
+    Athena "$path" is a hidden column of the Glue table: it must be selected
+    straight from the table, since `select *` does not carry it. -#}
 {% macro source_file_column() -%}
     {{ return(adapter.dispatch('source_file_column', 'streamlake')()) }}
 {%- endmacro %}
@@ -122,4 +127,19 @@
             where 1 = 0
         )
     {%- endif -%}
+{%- endmacro %}
+
+{#- A model's Iceberg partition spec (e.g. ['day(order_date)']) on Athena.
+    DuckLake tables stay unpartitioned: dbt-duckdb would apply partitioned_by
+    to them, which the local build does not want. -#}
+{% macro iceberg_partitioning(transforms) -%}
+    {{ return(adapter.dispatch('iceberg_partitioning', 'streamlake')(transforms)) }}
+{%- endmacro %}
+
+{% macro default__iceberg_partitioning(transforms) -%}
+    {{ return(transforms) }}
+{%- endmacro %}
+
+{% macro duckdb__iceberg_partitioning(transforms) -%}
+    {{ return(none) }}
 {%- endmacro %}

@@ -1,5 +1,6 @@
 {#- What every DynamoDB Streams change carries besides the item's attributes,
-    the same for every table's staging model. -#}
+    the same for every table's staging model (which selects source_file from
+    the Bronze relation itself). -#}
 {% macro change_metadata_columns() -%}
     event_name,
     is_delete,
@@ -9,5 +10,5 @@
     -- as landed, not cast: incremental filters on it reach the Parquet statistics
     ingestion_time,
     cast(dt as date) as dt,
-    {{ source_file_column() }} as source_file
+    source_file
 {%- endmacro %}

@@ -11,7 +11,7 @@
 {%- endmacro %}
 
 {% macro default__delete_emptied_groups(count_column) -%}
-    select 1
+    {#- nothing: an empty hook sends no statement -#}
 {%- endmacro %}
 
 {% macro duckdb__delete_emptied_groups(count_column) -%}

@@ -50,5 +50,5 @@
 
 {#- This run's timestamp, stamped on every row a model writes. -#}
 {% macro run_timestamp() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp(6))
 {%- endmacro %}

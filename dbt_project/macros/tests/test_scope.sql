@@ -11,11 +11,11 @@
         {%- do conditions.append(config.get('where')) -%}
     {%- endif -%}
     {%- if var('test_scope', 'all') == 'changed' -%}
-        {%- if relation.schema == 'bronze' -%}
+        {%- if relation.schema == layer_schema('bronze') -%}
             {%- do conditions.append(
                 "ingestion_time >= timestamp '" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S')
                 ~ "' - interval '" ~ (var('watermark_lookback_minutes') + 10) ~ "' minute") -%}
-        {%- elif relation.schema in ('silver', 'gold') -%}
+        {%- elif relation.schema in (layer_schema('silver'), layer_schema('gold')) -%}
             {%- do conditions.append(
                 "_processed_at >= timestamp '"
                 ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") -%}

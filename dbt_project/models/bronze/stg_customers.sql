@@ -3,7 +3,8 @@ with changes as (
     select
         *,
         -- a delete carries the item's last state in its old image
-        coalesce(new_image, old_image) as item
+        coalesce(new_image, old_image) as item,
+        {{ source_file_column() }} as source_file
     from {{ bronze_relation('customers') }}
 )
 

@@ -1,6 +1,9 @@
 -- depends_on: {{ source('bronze', 'events') }}
 with landed as (
-    select * from {{ bronze_relation('events') }}
+    select
+        *,
+        {{ source_file_column() }} as source_file
+    from {{ bronze_relation('events') }}
 )
 
 select
@@ -24,5 +27,5 @@ select
     -- as landed, not cast: incremental filters on it reach the Parquet statistics
     ingestion_time,
     cast(dt as date) as dt,
-    {{ source_file_column() }} as source_file
+    source_file
 from landed

@@ -2,7 +2,8 @@
 with changes as (
     select
         *,
-        coalesce(new_image, old_image) as item
+        coalesce(new_image, old_image) as item,
+        {{ source_file_column() }} as source_file
     from {{ bronze_relation('orders') }}
 )
 

@@ -1,4 +1,9 @@
-{{ config(unique_key='activity_date') }}
+{{
+    config(
+        unique_key='activity_date',
+        partitioned_by=iceberg_partitioning(['day(activity_date)']),
+    )
+}}
 
 {#- A changed day moves the weekly and monthly counts of the 30 days after it. -#}
 {%- set processed_after = watermark('_processed_at') %}

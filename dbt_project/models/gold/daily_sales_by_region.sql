@@ -5,6 +5,7 @@
         insert_condition=merge_source_alias() ~ '.order_count > 0',
         delete_condition=emptied_group_condition('order_count'),
         post_hook="{{ delete_emptied_groups('order_count') }}",
+        partitioned_by=iceberg_partitioning(['day(order_date)']),
     )
 }}
 

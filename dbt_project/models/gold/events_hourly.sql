@@ -1,4 +1,9 @@
-{{ config(unique_key=['event_hour', 'event_type']) }}
+{{
+    config(
+        unique_key=['event_hour', 'event_type'],
+        partitioned_by=iceberg_partitioning(['day(event_hour)']),
+    )
+}}
 
 with events as (
     {{ events_on_changed_days() }}

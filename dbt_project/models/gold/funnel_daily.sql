@@ -1,23 +1,31 @@
-{{ config(unique_key='event_date') }}
+{{
+    config(
+        unique_key='event_date',
+        partitioned_by=iceberg_partitioning(['day(event_date)']),
+    )
+}}
 
 with events as (
     {{ events_on_changed_days() }}
 ),
 
--- Each step counts the sessions that reached it that day.
+-- Each step counts the sessions that reached it that day; the event_types
+-- seed says which event type is which step.
 steps as (
     select
-        event_date,
-        count(distinct case when event_type = 'product_view' then session_id end)
+        events.event_date,
+        count(distinct case when event_types.funnel_step = 1 then events.session_id end)
             as product_view_sessions,
-        count(distinct case when event_type = 'add_to_cart' then session_id end)
+        count(distinct case when event_types.funnel_step = 2 then events.session_id end)
             as add_to_cart_sessions,
-        count(distinct case when event_type = 'checkout_start' then session_id end)
+        count(distinct case when event_types.funnel_step = 3 then events.session_id end)
             as checkout_start_sessions,
-        count(distinct case when event_type = 'purchase' then session_id end)
+        count(distinct case when event_types.funnel_step = 4 then events.session_id end)
             as purchase_sessions
     from events
-    group by event_date
+    left join {{ ref('event_types') }} as event_types
+        on events.event_type = event_types.event_type
+    group by events.event_date
 )
 
 select

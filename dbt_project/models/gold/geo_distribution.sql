@@ -1,4 +1,9 @@
-{{ config(unique_key=['event_date', 'country', 'region']) }}
+{{
+    config(
+        unique_key=['event_date', 'country', 'region'],
+        partitioned_by=iceberg_partitioning(['day(event_date)']),
+    )
+}}
 
 with events as (
     {{ events_on_changed_days() }}

@@ -11,6 +11,7 @@
         unique_key=['metric_date', 'metric_name'],
         merge_update_condition=write_when_changed,
         update_condition=write_when_changed,
+        partitioned_by=iceberg_partitioning(['day(metric_date)']),
     )
 }}
 

@@ -63,7 +63,7 @@ gold_tables as (
     {% for bronze_source, model in gold_models %}
         select
             '{{ bronze_source }}' as bronze_source,
-            count(*) as row_count
+            count(*) as table_rows
         from {{ ref(model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -72,7 +72,7 @@ gold_tables as (
 gold as (
     select
         bronze_source,
-        cast(sum(row_count) as bigint) as gold_rows
+        cast(sum(table_rows) as bigint) as gold_rows
     from gold_tables
     group by bronze_source
 )

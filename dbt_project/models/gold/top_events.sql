@@ -1,4 +1,9 @@
-{{ config(unique_key=['event_date', 'event_type']) }}
+{{
+    config(
+        unique_key=['event_date', 'event_type'],
+        partitioned_by=iceberg_partitioning(['day(event_date)']),
+    )
+}}
 
 with events as (
     {{ events_on_changed_days() }}

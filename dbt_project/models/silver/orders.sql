@@ -3,6 +3,7 @@
         unique_key='order_id',
         merge_update_condition=newer_version_condition(),
         update_condition=newer_version_condition(),
+        partitioned_by=iceberg_partitioning(['day(order_date)']),
     )
 }}
 

@@ -1,6 +1,7 @@
 {{
     config(
         unique_key='order_id',
+        partitioned_by=iceberg_partitioning(['day(order_date)']),
     )
 }}
 
