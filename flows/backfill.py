@@ -45,7 +45,7 @@ def backfill(
         if start or end:
             raise ValueError("choose either a date range or models to refresh, not both")
         selection = " ".join(f"{model}+" for model in full_refresh_models)
-        with catalog_writer(settings, "backfill"):
+        with catalog_writer(settings, "backfill", announce=logger.info):
             invocation, _ = build_with_retries(
                 settings, ["build", "--full-refresh", "--select", selection]
             )
@@ -56,7 +56,7 @@ def backfill(
         raise ValueError("a backfill needs a start date (and an end date, default the start)")
     days = backfill_days(start, end or start)
     progress = create_progress_artifact(progress=0.0, description="Bronze dates reprocessed")
-    with catalog_writer(settings, "backfill"):
+    with catalog_writer(settings, "backfill", announce=logger.info):
         for done, day in enumerate(days, start=1):
             dates = json.dumps({"backfill_from": day.isoformat(), "backfill_to": day.isoformat()})
             invocation, _ = build_with_retries(settings, ["build", *_FROM_SILVER, "--vars", dates])

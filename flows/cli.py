@@ -348,6 +348,13 @@ def export(
             raise UsageError(f"--filter takes column=value, got {item!r}")
         filters[column.strip()] = value
     settings = _settings(lake_root)
+    first, last = _date(start, "--start"), _date(end, "--end")
+    from flows.manifest import check_column, gold_model  # noqa: PLC0415
+
+    # Names checked before any server starts; the flow checks them again.
+    checked = gold_model(settings, model)
+    for column in [*filters, *([time_column] if time_column else [])]:
+        check_column(checked, column)
     result = _run_flow(
         settings,
         "flows.export:export",
@@ -355,8 +362,8 @@ def export(
         format=format,
         filters=filters,
         time_column=time_column,
-        start=_date(start, "--start"),
-        end=_date(end, "--end"),
+        start=first,
+        end=last,
         file_name=file_name,
     )
     console.print(f"{result.rows:,} rows -> {result.location}")

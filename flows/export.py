@@ -22,6 +22,7 @@ import boto3
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from botocore.config import Config
 from prefect import flow
 
 from flows.manifest import check_column, gold_model
@@ -127,7 +128,13 @@ def run_export(request: ExportRequest, settings: Settings) -> ExportResult:
 def _to_s3(settings: Settings, relative: str, payload: bytes, rows: int) -> ExportResult:
     bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
     key = f"{prefix.strip('/')}/{relative}".lstrip("/")
-    s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
+    # SigV4: presigned URLs of KMS-encrypted objects work only with it.
+    s3 = boto3.client(
+        "s3",
+        region_name=settings.aws_region,
+        endpoint_url=settings.s3_endpoint_url,
+        config=Config(signature_version="s3v4"),
+    )
     s3.put_object(Bucket=bucket, Key=key, Body=payload, ServerSideEncryption="aws:kms")
     url = s3.generate_presigned_url(
         "get_object",

@@ -43,7 +43,9 @@ def slice_workload(index: int, events: int, orders: int) -> WorkloadConfig:
         late_fraction=0.01,
         sequence_start=(index + 1) * SEQUENCES_PER_SLICE,
         order_offset=(index + 1) * ORDERS_PER_SLICE,
-        emit_reference_data=False,
+        # The first slice brings customers and products, for a lake that starts
+        # empty; after a demo run they arrive again as harmless newer versions.
+        emit_reference_data=index == 0,
     )
 
 

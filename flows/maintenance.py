@@ -111,7 +111,7 @@ def maintenance(
     settings = Settings()
     retention = settings.snapshot_retention_hours if retention_hours is None else retention_hours
     report = MaintenanceReport()
-    with catalog_writer(settings, "maintenance"):
+    with catalog_writer(settings, "maintenance", announce=get_run_logger().info):
         report.compactions = compact_bronze(settings, today)
         report.tables = table_upkeep(settings, retention)
     report.quarantined = quarantine_report(settings)

@@ -102,7 +102,8 @@ def transform(
     settings = Settings()
     logger = get_run_logger()
     try:
-        with catalog_writer(settings, "transform", 0 if if_busy == "skip" else None):
+        wait = 0 if if_busy == "skip" else None
+        with catalog_writer(settings, "transform", wait, announce=logger.info):
             before = _snapshot(settings)
             args = FULL_BUILD if full else SCHEDULED_BUILD
             invocation, attempts = build_with_retries(settings, args)

@@ -62,7 +62,7 @@ class LocalWarehouse:
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> pa.Table:
         with open_lake(self.settings) as con:
-            return con.execute(sql, list(parameters)).fetch_arrow_table()
+            return con.execute(sql, list(parameters)).to_arrow_table()
 
     def execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         with open_lake(self.settings, read_only=False) as con:

@@ -16,7 +16,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,23 +50,31 @@ def _holder() -> dict[str, str | int]:
 
 
 @contextmanager
-def catalog_writer(settings: Settings, purpose: str, wait_seconds: float | None = None) -> Iterator:
+def catalog_writer(
+    settings: Settings,
+    purpose: str,
+    wait_seconds: float | None = None,
+    announce: Callable[[str], object] | None = None,
+) -> Iterator:
     """Hold the catalog's writer lock for `purpose`; wait up to `wait_seconds`, then WriterBusy.
 
     `wait_seconds=0` asks once and gives up at once (a scheduled transform skips
-    when one is already running); None waits the configured time.
+    when one is already running); None waits the configured time. `announce`
+    gets one line when the lock is taken and this run starts waiting (a flow
+    passes its run logger, so the line shows in the Prefect UI).
     """
     wait = settings.writer_wait_seconds if wait_seconds is None else wait_seconds
+    say = announce or logger.warning
     if settings.lake_root.startswith("s3://"):
-        with _s3_lease(settings, purpose, wait):
+        with _s3_lease(settings, purpose, wait, say):
             yield
     else:
-        with _file_lock(Path(settings.lake_root) / LOCK_NAME, purpose, wait):
+        with _file_lock(Path(settings.lake_root) / LOCK_NAME, purpose, wait, say):
             yield
 
 
 @contextmanager
-def _file_lock(path: Path, purpose: str, wait: float) -> Iterator:
+def _file_lock(path: Path, purpose: str, wait: float, say: Callable[[str], object]) -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait
     with open(path, "a+", encoding="utf-8") as handle:
@@ -83,7 +91,7 @@ def _file_lock(path: Path, purpose: str, wait: float) -> Iterator:
                         f"{purpose}: the catalog is busy ({holder}); gave up after {wait:.0f} s"
                     ) from None
                 if not announced:
-                    logger.info("%s: waiting for the catalog writer, held by %s", purpose, holder)
+                    say(f"{purpose}: waiting for the catalog writer lock, held by {holder}")
                     announced = True
                 time.sleep(_POLL_SECONDS)
         try:
@@ -100,13 +108,16 @@ def _file_lock(path: Path, purpose: str, wait: float) -> Iterator:
 
 
 @contextmanager
-def _s3_lease(settings: Settings, purpose: str, wait: float) -> Iterator:
+def _s3_lease(
+    settings: Settings, purpose: str, wait: float, say: Callable[[str], object]
+) -> Iterator:
     bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
     key = f"{prefix.strip('/')}/{LOCK_NAME}".lstrip("/")
     s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
     token = uuid.uuid4().hex
     body = json.dumps({**_holder(), "purpose": purpose, "token": token}).encode()
     deadline = time.monotonic() + wait
+    announced = False
     while True:
         try:
             s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
@@ -123,6 +134,9 @@ def _s3_lease(settings: Settings, purpose: str, wait: float) -> Iterator:
                 raise WriterBusy(
                     f"{purpose}: the catalog is busy ({holder}); gave up after {wait:.0f} s"
                 ) from None
+            if not announced:
+                say(f"{purpose}: waiting for the catalog writer lease, held by {holder}")
+                announced = True
             time.sleep(_POLL_SECONDS)
     try:
         yield

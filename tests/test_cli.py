@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,12 +18,14 @@ from tests.conftest import read_area
 STREAMLAKE = str(Path(sys.executable).with_name("streamlake"))
 
 
-def streamlake(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def streamlake(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [STREAMLAKE, *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, "COLUMNS": "120", **(env or {})},
         check=False,
     )
@@ -52,14 +56,38 @@ def test_simulate_lands_the_workload_and_shows_the_lake(tmp_path) -> None:
     assert (lake / "_logs" / "ingestion.jsonl").stat().st_size > 0
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
 def test_run_is_the_main_job(tmp_path) -> None:
-    result = streamlake("run", env={"STREAMLAKE_LAKE_ROOT": str(tmp_path / "demo")})
-    assert result.returncode == 0, result.stderr
-    assert "Lake at" in result.stdout and "done" in result.stdout
-    assert "What each layer holds" in result.stdout
-    assert "daily_sales_by_region" in result.stdout
-    assert (tmp_path / "demo" / "bronze" / "events").is_dir()
-    assert (tmp_path / "demo" / "catalog" / "streamlake.ducklake").is_file()
+    """The main job starts a real Prefect server, runs the transform flow on it, and
+    leaves the server up for the UI until `server-stop`."""
+    port = _free_port()
+    env = {
+        "STREAMLAKE_LAKE_ROOT": str(tmp_path / "demo"),
+        "STREAMLAKE_PREFECT_PORT": str(port),
+        "STREAMLAKE_PREFECT_HOME": str(tmp_path / "prefect"),
+    }
+    try:
+        result = streamlake("run", env=env, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "Lake at" in result.stdout and "done" in result.stdout
+        assert "What each layer holds" in result.stdout
+        assert "daily_sales_by_region" in result.stdout
+        assert f"http://127.0.0.1:{port}" in result.stdout
+        assert "tests passed" in result.stdout
+        assert "Starting temporary server" not in result.stdout + result.stderr
+        assert (tmp_path / "demo" / "bronze" / "events").is_dir()
+        assert (tmp_path / "demo" / "catalog" / "streamlake.ducklake").is_file()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as health:
+            assert health.status == 200
+    finally:
+        stopped = streamlake("server-stop", env=env)
+    assert "stopped" in stopped.stdout
 
 
 @pytest.mark.parametrize(
@@ -70,6 +98,16 @@ def test_run_is_the_main_job(tmp_path) -> None:
         (["simulate", "--kinesis-batch-size", "20000"], "Invalid value"),
         (["simulate", "--events", "lots"], "Invalid value"),
         (["no-such-command"], "No such command"),
+        (["--target", "azure", "inventory"], "--target must be local or aws"),
+        (["export", "no_such_model"], "unknown Gold model 'no_such_model'"),
+        (["export", "key_metrics", "--format", "xlsx"], "--format must be one of"),
+        (["export", "key_metrics", "--filter", "metric_name"], "--filter takes column=value"),
+        (["export", "key_metrics", "--filter", "nope=1"], "has no column 'nope'"),
+        (["export", "key_metrics", "--start", "yesterday"], "--start must be a date"),
+        (["backfill"], "backfill needs --start"),
+        (["backfill", "--start", "2026-13-01"], "--start must be a date"),
+        (["backfill", "--full-refresh", "no_such_model"], "unknown model(s): no_such_model"),
+        (["maintenance", "--retention-hours", "-1"], "Invalid value"),
     ],
 )
 def test_bad_arguments_get_one_clear_error(args, message) -> None:
