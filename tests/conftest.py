@@ -94,3 +94,14 @@ def read_area(store: LakeStore, area: str, source: str) -> pa.Table | None:
 @pytest.fixture
 def read(store: LakeStore) -> Callable[[str, str], pa.Table | None]:
     return lambda area, source: read_area(store, area, source)
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """The session's one Prefect test server (it takes ~20 s to start); its API URL."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield PREFECT_API_URL.value()

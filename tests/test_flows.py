@@ -43,16 +43,6 @@ pytestmark = pytest.mark.slow
 SLICE_EVENTS, SLICE_ORDERS = 1_500, 120
 
 
-@pytest.fixture(scope="module")
-def prefect_api():
-    """One Prefect test server for the flows of this module; its API URL."""
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield PREFECT_API_URL.value()
-
-
 def _land(settings: Settings, *slices: int) -> None:
     store = LakeStore.from_settings(settings)
     for index in slices:
