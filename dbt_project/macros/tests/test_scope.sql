@@ -15,7 +15,8 @@
             {%- do conditions.append(
                 "ingestion_time >= timestamp '" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S')
                 ~ "' - interval '" ~ (var('watermark_lookback_minutes') + 10) ~ "' minute") -%}
-        {%- elif relation.schema in (layer_schema('silver'), layer_schema('gold')) -%}
+        {%- elif relation.schema in (layer_schema('silver'), layer_schema('gold'))
+            and relation.identifier not in _seed_names() -%}
             {%- do conditions.append(
                 "_processed_at >= timestamp '"
                 ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "'") -%}
@@ -26,4 +27,12 @@
     {%- else -%}
         {{ relation }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Seeds sit beside the Silver models but carry no _processed_at: a seed's tests
+    always look at all of its (few) rows. -#}
+{% macro _seed_names() -%}
+    {{ return(graph.nodes.values()
+        | selectattr('resource_type', 'equalto', 'seed')
+        | map(attribute='alias') | list) }}
 {%- endmacro %}
