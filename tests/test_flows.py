@@ -27,9 +27,9 @@ from moto import mock_aws
 
 from flows.alerts import AlertRule, evaluate, load_rules, notify, record
 from flows.export import ExportRequest, _to_s3, export_path, export_query, run_export
-from flows.ingest import land_slice
 from flows.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from flows.maintenance import warehouse_files
+from flows.simulator.slices import land_slice
 from flows.warehouse import LocalWarehouse
 from flows.writer_lock import WriterBusy, catalog_writer
 from ingestion.landing import BatchIdentity, land_batch

@@ -1,0 +1,157 @@
+"""Freshness of the served local pipeline: from an event's landing to Gold.
+
+A real Prefect server on 127.0.0.1 (started for the run, in a temporary home),
+the ingest flow's landing loop putting a slice of the simulated application
+through the real handlers every few seconds, and the transform flow triggered
+whenever new Bronze has landed since it last started (one at a time: the
+writer lock). After each transform the Silver events hold the newest
+ingestion time that Gold was built from; every slice landed at or before it
+reached Gold when that transform finished. The benchmark prints the 50th, 95th
+and maximum of landing-to-Gold over the run.
+
+Run: `uv run python bench/freshness.py [--minutes 10] [--interval 5]`.
+Target (issue 5): 95th percentile under 90 s over a 10-minute run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flows.lakehouse import open_lake  # noqa: E402
+from flows.prefect_server import ensure_server, server_environment, stop_server  # noqa: E402
+from flows.simulator.slices import land_slice  # noqa: E402
+from ingestion.observability import send_logs_to  # noqa: E402
+from ingestion.settings import Settings  # noqa: E402
+from ingestion.store import LakeStore  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Landing:
+    """The ingest loop in a thread: one slice every `interval` seconds."""
+
+    def __init__(self, settings: Settings, interval: float, events: int, orders: int) -> None:
+        self.settings, self.interval, self.events, self.orders = settings, interval, events, orders
+        self.landed: list[tuple[int, float]] = []  # (slice, wall time its files were written)
+        self.records = 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        store = LakeStore.from_settings(self.settings)
+        index = 0
+        while not self.stop.is_set():
+            started = time.monotonic()
+            sent = land_slice(self.settings, store, index, self.events, self.orders)
+            with self.lock:
+                self.landed.append((index, time.time()))
+                self.records += sent
+            index += 1
+            self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--interval", type=float, default=5, help="seconds between slices")
+    parser.add_argument("--events", type=int, default=500, help="events per slice")
+    parser.add_argument("--orders", type=int, default=20, help="orders per slice")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="streamlake-freshness-"))
+    send_logs_to(open(home / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
+    settings = Settings(
+        lake_root=str(home / "lake"),
+        prefect_port=_free_port(),
+        prefect_home=str(home / "prefect"),
+    )
+    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
+    print(f"starting a Prefect server on port {settings.prefect_port}", flush=True)
+    ensure_server(settings)
+    os.environ.update(server_environment(settings))
+    from flows.transform import transform  # only now: Prefect reads the address on import
+
+    landing = Landing(settings, args.interval, args.events, args.orders)
+    thread = threading.Thread(target=landing.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + args.minutes * 60
+    latencies: list[float] = []
+    reached = 0  # slices already counted as in Gold
+    runs: list[float] = []
+    try:
+        while time.monotonic() < deadline:
+            with landing.lock:
+                pending = len(landing.landed) > reached
+            if not pending:
+                time.sleep(0.5)
+                continue
+            started = time.monotonic()
+            transform(if_busy="wait", evaluate_alerts=True)
+            finished = time.time()
+            runs.append(time.monotonic() - started)
+            with open_lake(settings) as con:
+                (newest,) = con.execute(
+                    "select max(_ingested_at) from lake.silver.events"
+                ).fetchone()
+            newest_at = newest.replace(tzinfo=newest.tzinfo or UTC).timestamp()
+            with landing.lock:
+                for index, landed_at in landing.landed[reached:]:
+                    # Rows are stamped just before their file is written; a slice's
+                    # last file (its events) is written just before landed_at.
+                    if landed_at - 0.5 <= newest_at:
+                        latencies.append(finished - landed_at)
+                        reached = index + 1
+            print(
+                f"transform {len(runs)}: {runs[-1]:.1f} s, slices in Gold {reached}, "
+                f"latest landing-to-Gold {latencies[-1] if latencies else float('nan'):.1f} s",
+                flush=True,
+            )
+    finally:
+        landing.stop.set()
+        thread.join()
+        stop_server(settings)
+
+    ordered = sorted(latencies)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else float("nan")
+    figures = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "minutes": args.minutes,
+        "slices_landed": len(landing.landed),
+        "records_landed": landing.records,
+        "records_per_second": round(landing.records / (args.minutes * 60), 1),
+        "transforms": len(runs),
+        "transform_seconds_median": round(statistics.median(runs), 1) if runs else None,
+        "slices_measured": len(latencies),
+        "landing_to_gold_p50_s": round(statistics.median(latencies), 1) if latencies else None,
+        "landing_to_gold_p95_s": round(p95, 1),
+        "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
+        "target_p95_s": 90,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
