@@ -42,6 +42,7 @@ format: install
 bench: install
 	$(UV) run --frozen python bench/kinesis_handler.py
 	$(UV) run --frozen python bench/dbt_build.py
+	$(UV) run --frozen python bench/freshness.py
 
 docs: install
 	$(UV) run --frozen dbt docs generate
