@@ -41,6 +41,25 @@ class WriterBusy(RuntimeError):
     """Another run holds the catalog; the message says who and since when."""
 
 
+class _Patience:
+    """How a run waits for a taken lock: say so once, poll, give up at the deadline."""
+
+    def __init__(self, purpose: str, wait: float, say: Callable[[str], object]) -> None:
+        self.purpose, self.wait, self.say = purpose, wait, say
+        self.deadline = time.monotonic() + wait
+        self.announced = False
+
+    def busy(self, holder: object) -> None:
+        if time.monotonic() >= self.deadline:
+            raise WriterBusy(
+                f"{self.purpose}: the catalog is busy ({holder}); gave up after {self.wait:.0f} s"
+            )
+        if not self.announced:
+            self.say(f"{self.purpose}: waiting for the catalog writer, held by {holder}")
+            self.announced = True
+        time.sleep(_POLL_SECONDS)
+
+
 def _holder() -> dict[str, str | int]:
     return {
         "host": socket.gethostname(),
@@ -76,24 +95,15 @@ def catalog_writer(
 @contextmanager
 def _file_lock(path: Path, purpose: str, wait: float, say: Callable[[str], object]) -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + wait
+    patience = _Patience(purpose, wait, say)
     with open(path, "a+", encoding="utf-8") as handle:
-        announced = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 handle.seek(0)
-                holder = handle.read().strip() or "another run"
-                if time.monotonic() >= deadline:
-                    raise WriterBusy(
-                        f"{purpose}: the catalog is busy ({holder}); gave up after {wait:.0f} s"
-                    ) from None
-                if not announced:
-                    say(f"{purpose}: waiting for the catalog writer lock, held by {holder}")
-                    announced = True
-                time.sleep(_POLL_SECONDS)
+                patience.busy(handle.read().strip() or "another run")
         try:
             handle.seek(0)
             handle.truncate()
@@ -116,8 +126,7 @@ def _s3_lease(
     s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
     token = uuid.uuid4().hex
     body = json.dumps({**_holder(), "purpose": purpose, "token": token}).encode()
-    deadline = time.monotonic() + wait
-    announced = False
+    patience = _Patience(purpose, wait, say)
     while True:
         try:
             s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
@@ -130,14 +139,7 @@ def _s3_lease(
                 # The holder died without releasing; take over its stale lease.
                 s3.delete_object(Bucket=bucket, Key=key)
                 continue
-            if time.monotonic() >= deadline:
-                raise WriterBusy(
-                    f"{purpose}: the catalog is busy ({holder}); gave up after {wait:.0f} s"
-                ) from None
-            if not announced:
-                say(f"{purpose}: waiting for the catalog writer lease, held by {holder}")
-                announced = True
-            time.sleep(_POLL_SECONDS)
+            patience.busy(holder)
     try:
         yield
     finally:
