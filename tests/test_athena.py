@@ -138,8 +138,9 @@ def aws_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
         emulator.client("athena").create_work_group(
             Name=WORKGROUP,
             Configuration={
+                # As the CDK app's workgroup: engine v3, results location enforced.
                 "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
-                "EnforceWorkGroupConfiguration": False,
+                "EnforceWorkGroupConfiguration": True,
             },
         )
         build = AwsBuild(
@@ -350,6 +351,26 @@ BAD_SQL = {
         "optimize sl_bronze.orders rewrite data using bin_pack",
         "NOT_SUPPORTED",
     ),
+    "a Hive type Athena does not know": (
+        f"create external table sl_bronze.x (a varchar) location '{LAKE}/x/'",
+        "FAILED: ParseException",
+    ),
+    "EXTERNAL for an Iceberg table": (
+        f"create external table sl_silver.x (a string) location '{LAKE}/x/' "
+        "tblproperties ('table_type' = 'ICEBERG')",
+        "FAILED: External keyword not supported for table type ICEBERG",
+    ),
+    "MERGE into a Hive table": (
+        "merge into sl_bronze.orders as target using sl_bronze.orders as src "
+        "on (target.event_id = src.event_id) when matched then delete",
+        "NOT_SUPPORTED",
+    ),
+    "a MERGE insert that reads the target": (
+        "merge into sl_silver.orders as target using sl_silver.orders as src "
+        "on (target.order_id = src.order_id) "
+        "when not matched then insert (order_id) values (target.order_id)",
+        "COLUMN_NOT_FOUND",
+    ),
     "RENAME of a Hive table": (
         "alter table sl_bronze.orders rename to sl_bronze.orders_old",
         "FAILED: ALTER TABLE RENAME TO is supported only for Iceberg tables",
@@ -443,6 +464,13 @@ def test_seed_feeds_the_funnel(aws_build: AwsBuild) -> None:
     seed = aws_build.steps["seed"].statements
     ctas = [s for s in seed if s.outcome.substatement_type == "CREATE_TABLE_AS_SELECT"]
     assert [s.outcome.target for s in ctas] == ["sl_silver.event_types"]
+    table = aws_build.emulator.client("glue").get_table(
+        DatabaseName=DATABASES["silver"], Name="event_types"
+    )["Table"]
+    assert table["Parameters"]["table_type"] == "ICEBERG"
+    assert table["StorageDescriptor"]["Location"].startswith(f"{LAKE}/warehouse/sl_silver/")
+    columns = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+    assert columns == {"event_type": "string", "funnel_step": "int", "description": "string"}
     funnel = next(
         s
         for s in aws_build.steps["first run"].statements

@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from tests.athena_emulator.types import trino_type_from_glue
 
 CATALOG = "awsdatacatalog"
@@ -102,68 +100,80 @@ def to_table(raw: dict[str, Any]) -> Table:
     )
 
 
-def _missing(error: ClientError) -> bool:
-    return error.response["Error"]["Code"] == "EntityNotFoundException"
-
-
 class GlueCatalog:
-    """Reads and writes the Glue catalog through a boto3 Glue client."""
+    """Reads and writes the Glue catalog through a boto3 Glue client.
+
+    Reads come from a snapshot of every database and table, taken again after
+    any change to Glue: `changed()` is called for every Glue write that reaches
+    the server, the emulator's own and dbt-athena's alike.
+    """
 
     def __init__(self, glue: Any) -> None:
         self.glue = glue
+        self._version = 0
+        self._snapshot: tuple[int, dict[str, dict[str, Table]]] | None = None
+
+    def changed(self) -> None:
+        self._version += 1
+
+    def _tables(self) -> dict[str, dict[str, Table]]:
+        version = self._version
+        if self._snapshot is None or self._snapshot[0] != version:
+            snapshot: dict[str, dict[str, Table]] = {}
+            pages = self.glue.get_paginator("get_databases").paginate()
+            for database in [d["Name"] for page in pages for d in page["DatabaseList"]]:
+                tables = self.glue.get_paginator("get_tables").paginate(DatabaseName=database)
+                snapshot[database] = {
+                    t["Name"]: to_table(t) for page in tables for t in page["TableList"]
+                }
+            self._snapshot = (version, snapshot)
+        return self._snapshot[1]
 
     def databases(self) -> list[str]:
-        pages = self.glue.get_paginator("get_databases").paginate()
-        return [d["Name"] for page in pages for d in page["DatabaseList"]]
+        return list(self._tables())
 
     def database_exists(self, database: str) -> bool:
-        try:
-            self.glue.get_database(Name=database)
-        except ClientError as error:
-            if _missing(error):
-                return False
-            raise
-        return True
+        return database in self._tables()
 
     def create_database(self, database: str, description: str | None = None) -> None:
         database_input: dict[str, Any] = {"Name": database}
         if description:
             database_input["Description"] = description
         self.glue.create_database(DatabaseInput=database_input)
+        self.changed()
 
     def delete_database(self, database: str) -> None:
         for table in self.tables(database):
             self.glue.delete_table(DatabaseName=database, Name=table.name)
         self.glue.delete_database(Name=database)
+        self.changed()
 
     def tables(self, database: str) -> list[Table]:
-        pages = self.glue.get_paginator("get_tables").paginate(DatabaseName=database)
-        return [to_table(t) for page in pages for t in page["TableList"]]
+        return list(self._tables().get(database, {}).values())
 
     def table(self, database: str, name: str) -> Table | None:
-        try:
-            raw = self.glue.get_table(DatabaseName=database, Name=name)["Table"]
-        except ClientError as error:
-            if _missing(error):
-                return None
-            raise
-        return to_table(raw)
+        return self._tables().get(database, {}).get(name)
 
     def create_table(self, database: str, table_input: dict[str, Any]) -> None:
         self.glue.create_table(DatabaseName=database, TableInput=table_input)
+        self.changed()
 
     def update_table(self, database: str, table_input: dict[str, Any]) -> None:
         self.glue.update_table(DatabaseName=database, TableInput=table_input)
+        self.changed()
 
     def delete_table(self, database: str, name: str) -> None:
         self.glue.delete_table(DatabaseName=database, Name=name)
+        self.changed()
 
     def sqlglot_schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
         """Every table's visible columns with Trino types, for sqlglot's qualify."""
-        schema: dict[str, dict[str, dict[str, str]]] = {}
-        for database in self.databases():
-            schema[database] = {table.name: dict(table.columns) for table in self.tables(database)}
-        return {CATALOG: schema}
+        return {
+            CATALOG: {
+                database: {name: dict(table.columns) for name, table in tables.items()}
+                for database, tables in self._tables().items()
+            }
+        }
 
 
 def table_input(raw: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from sqlglot.errors import OptimizeError, ParseError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
+from sqlglot.optimizer.simplify import simplify
 from trino_query_parser import TrinoSyntaxError, parse_statement
 
 from tests.athena_emulator import hive_ddl
@@ -422,16 +423,18 @@ class Frontend:
     def _aggregate_row(
         self, tree: exp.Expression, database: str, columns: list[tuple[str, str]]
     ) -> list[list[str | None]]:
-        """The one row an aggregate without GROUP BY returns.
+        """The one row an aggregate query without GROUP BY returns, over no data.
 
-        No data exists here, so every value is NULL, except max() or min() of a
-        timestamp column of a table this emulator wrote: that is the time of the
-        write, which is what the project's watermark queries read. It lets the
-        second dbt run take the incremental path with a real watermark literal.
+        No data exists here: count() is 0 and other aggregates are NULL, and
+        expressions over them are folded (so dbt's `count(*) != 0` is false).
+        One exception: max() or min() of a timestamp column of a table this
+        emulator wrote is the time of that write, which is what the project's
+        watermark queries read, so that the second dbt run takes the
+        incremental path with a real watermark literal.
         """
         if not isinstance(tree, exp.Select) or tree.args.get("group"):
             return []
-        if not all(isinstance(s.unalias(), AGGREGATES) for s in tree.selects):
+        if not all(list(s.find_all(*AGGREGATES)) for s in tree.selects):
             return []
         source = tree.args.get("from_")
         written = None
@@ -443,6 +446,22 @@ class Frontend:
             function = select.unalias()
             if written and isinstance(function, exp.Max | exp.Min) and kind.startswith("timestamp"):
                 row.append(written.strftime("%Y-%m-%d %H:%M:%S.%f"))
+                continue
+            folded = function.copy()
+            for aggregate in list(folded.find_all(*AGGREGATES)):
+                if aggregate is folded:
+                    folded = (
+                        exp.Literal.number(0) if isinstance(aggregate, exp.Count) else exp.null()
+                    )
+                else:
+                    aggregate.replace(
+                        exp.Literal.number(0) if isinstance(aggregate, exp.Count) else exp.null()
+                    )
+            folded = simplify(folded)
+            if isinstance(folded, exp.Boolean):
+                row.append("true" if folded.this else "false")
+            elif isinstance(folded, exp.Literal):
+                row.append(str(folded.this))
             else:
                 row.append(None)
         return [row]

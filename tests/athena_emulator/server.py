@@ -89,6 +89,11 @@ class AthenaFrontMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AWSGlue.") and not target.split(".", 1)[1].startswith(
+            ("Get", "List", "Search", "BatchGet")
+        ):
+            # Whoever writes to Glue (dbt-athena does too), the emulator reads it afresh.
+            self.emulator.catalog_changed()
         if not target.startswith("AmazonAthena."):
             return self.moto_app(environ, start_response)
         action = target.split(".", 1)[1]
@@ -264,11 +269,14 @@ class AthenaEmulator:
         assert self.frontend is not None
         sql = request.get("QueryString", "")
         database = (request.get("QueryExecutionContext") or {}).get("Database")
+        # A workgroup that enforces its configuration overrides the request's location.
         output_location = (request.get("ResultConfiguration") or {}).get("OutputLocation")
-        if not output_location and request.get("WorkGroup"):
+        if request.get("WorkGroup"):
             workgroup = self.client("athena").get_work_group(WorkGroup=request["WorkGroup"])
             configuration = workgroup["WorkGroup"].get("Configuration", {})
-            output_location = configuration.get("ResultConfiguration", {}).get("OutputLocation")
+            own = configuration.get("ResultConfiguration", {}).get("OutputLocation")
+            if own and (configuration.get("EnforceWorkGroupConfiguration") or not output_location):
+                output_location = own
         with self._lock:
             outcome = self.frontend.run(sql, database, query_id, output_location)
             statement = Statement(
@@ -284,6 +292,10 @@ class AthenaEmulator:
             with self.log_path.open("a") as log:
                 log.write(_log_block(statement))
         return outcome
+
+    def catalog_changed(self) -> None:
+        if self.frontend is not None:
+            self.frontend.catalog.changed()
 
     def statement(self, query_id: str) -> Statement | None:
         return self._statements.get(query_id)
