@@ -26,7 +26,7 @@ from botocore.config import Config
 from prefect import flow
 
 from flows.manifest import check_column, gold_model
-from flows.warehouse import Warehouse, warehouse_for
+from flows.warehouse import TRANSIENT_RETRIES, Warehouse, warehouse_for
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
@@ -133,7 +133,7 @@ def _to_s3(settings: Settings, relative: str, payload: bytes, rows: int) -> Expo
         "s3",
         region_name=settings.aws_region,
         endpoint_url=settings.s3_endpoint_url,
-        config=Config(signature_version="s3v4"),
+        config=TRANSIENT_RETRIES.merge(Config(signature_version="s3v4")),
     )
     s3.put_object(Bucket=bucket, Key=key, Body=payload, ServerSideEncryption="aws:kms")
     url = s3.generate_presigned_url(

@@ -16,9 +16,12 @@ from typing import Any, Protocol
 
 import boto3
 import pyarrow as pa
+from botocore.config import Config
 
 from flows.lakehouse import open_lake
 from ingestion.settings import Settings
+
+TRANSIENT_RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"})
 
 _ALERT_COLUMNS = (
     "fired_at timestamp, rule_name varchar, severity varchar, model varchar, "
@@ -97,7 +100,10 @@ class AthenaWarehouse:
         ]
 
     def _client(self):
-        return boto3.client("athena", region_name=self.settings.aws_region)
+        # botocore's adaptive mode retries throttling and 5xx with backoff.
+        return boto3.client(
+            "athena", region_name=self.settings.aws_region, config=TRANSIENT_RETRIES
+        )
 
     def _run(self, sql: str, parameters: Sequence[Any]) -> str:
         athena = self._client()

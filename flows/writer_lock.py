@@ -24,6 +24,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
+from flows.warehouse import TRANSIENT_RETRIES
 from ingestion.settings import Settings
 
 logger = logging.getLogger("streamlake.writer_lock")
@@ -123,7 +124,12 @@ def _s3_lease(
 ) -> Iterator:
     bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
     key = f"{prefix.strip('/')}/{LOCK_NAME}".lstrip("/")
-    s3 = boto3.client("s3", region_name=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
+    s3 = boto3.client(
+        "s3",
+        region_name=settings.aws_region,
+        endpoint_url=settings.s3_endpoint_url,
+        config=TRANSIENT_RETRIES,
+    )
     token = uuid.uuid4().hex
     body = json.dumps({**_holder(), "purpose": purpose, "token": token}).encode()
     patience = _Patience(purpose, wait, say)
