@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.dashboards.cli import dashboards_app
 from flows.inventory import inventory, quarantine_reasons
 from flows.lakehouse import DbtFailed, layer_counts, open_lake, run_dbt
 from flows.prefect_server import (
@@ -45,6 +46,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(dashboards_app, name="dashboards")
 console = Console()
 errors = Console(stderr=True)
 
@@ -265,6 +267,10 @@ def run(lake_root: LakeRootOption = None) -> None:
     run_dbt(settings, ["source", "freshness", "--quiet"])
     console.rule("[bold]3. the lakehouse")
     print_layers(settings)
+    from flows.dashboards.cli import render_previews  # noqa: PLC0415
+
+    for path in render_previews(settings):
+        console.print(f"dashboard preview: {path}")
     elapsed = (datetime.now(UTC) - started).total_seconds()
     console.print(f"[green]done[/] in {elapsed:.1f} s")
 
