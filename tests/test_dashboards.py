@@ -45,6 +45,7 @@ from flows.dashboards.macros import (
     expand_for,
     macro_names,
 )
+from flows.dashboards.sql import GOLD_MODELS, GOLD_MODELS_BY_SOURCE
 from flows.lakehouse import PROJECT_DIR
 from tests.athena_emulator import Frontend
 from tests.athena_emulator.catalog import GlueCatalog
@@ -178,6 +179,13 @@ def test_exposures_name_each_dashboard_with_exactly_the_models_it_reads() -> Non
         read = set().union(*(_tables(q.sql) for q in board.queries.values()))
         listed = {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in exposure["depends_on"]}
         assert listed == read, board.name
+
+
+def test_the_pipeline_dashboard_counts_every_gold_model() -> None:
+    contracted = {model["name"] for model in yaml.safe_load(GOLD_YAML.read_text())["models"]}
+    assert set(GOLD_MODELS) == contracted
+    fed = {model for models in GOLD_MODELS_BY_SOURCE.values() for model in models}
+    assert fed <= contracted
 
 
 # --------------------------------------------------------------------- macros
