@@ -53,7 +53,9 @@ def ducklake_upkeep(settings: Settings, retention_hours: float) -> TableUpkeep:
         (snapshots_before,) = con.execute("select count(*) from lake.snapshots()").fetchone()
         con.execute("call ducklake_merge_adjacent_files('lake')")
         con.execute("call ducklake_expire_snapshots('lake', older_than => ?)", [cutoff])
-        con.execute("call ducklake_cleanup_old_files('lake', older_than => ?)", [cutoff])
+        # Files of expired snapshots are needed by no snapshot that remains: they
+        # go now, including those the merge above has just replaced.
+        con.execute("call ducklake_cleanup_old_files('lake', older_than => ?)", [datetime.now(UTC)])
         (snapshots_after,) = con.execute("select count(*) from lake.snapshots()").fetchone()
     return TableUpkeep(files_before, warehouse_files(settings), snapshots_before, snapshots_after)
 

@@ -41,12 +41,14 @@ from tests.test_lakehouse import snapshot
 pytestmark = pytest.mark.slow
 
 SLICE_EVENTS, SLICE_ORDERS = 1_500, 120
+# Both lakes get the very same application: slice times pinned, not "now".
+SLICE_END = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def _land(settings: Settings, *slices: int) -> None:
     store = LakeStore.from_settings(settings)
     for index in slices:
-        land_slice(settings, store, index, SLICE_EVENTS, SLICE_ORDERS)
+        land_slice(settings, store, index, SLICE_EVENTS, SLICE_ORDERS, SLICE_END)
 
 
 def _streamlake(settings: Settings, api_url: str, *args: str) -> subprocess.Popen:

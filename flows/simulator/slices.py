@@ -8,6 +8,7 @@ run carries on from the last one.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import feed
@@ -22,8 +23,12 @@ SEQUENCES_PER_SLICE = 10_000_000
 ORDERS_PER_SLICE = 100_000
 
 
-def slice_workload(index: int, events: int, orders: int) -> WorkloadConfig:
+def slice_workload(
+    index: int, events: int, orders: int, end: datetime | None = None
+) -> WorkloadConfig:
+    """Slice `index` of the application; its times end now unless `end` pins them."""
     return WorkloadConfig(
+        end=end or datetime.now(UTC).replace(second=0, microsecond=0),
         seed=10_000 + index,
         orders=orders,
         events=events,
@@ -43,10 +48,17 @@ def read_state(store: LakeStore) -> int:
     return int(json.loads(store.read_bytes(STATE_PATH))["next_slice"])
 
 
-def land_slice(settings: Settings, store: LakeStore, index: int, events: int, orders: int) -> int:
+def land_slice(
+    settings: Settings,
+    store: LakeStore,
+    index: int,
+    events: int,
+    orders: int,
+    end: datetime | None = None,
+) -> int:
     """Land one slice through the handlers; returns the records sent."""
     planned = deliveries(
-        generate(slice_workload(index, events, orders)), DeliveryConfig(seed=index)
+        generate(slice_workload(index, events, orders, end)), DeliveryConfig(seed=index)
     )
     report = feed(planned, settings, store=store)
     if report.unlanded_batches:
