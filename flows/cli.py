@@ -225,6 +225,13 @@ def simulate(
 
 
 def print_layers(settings: Settings) -> None:
+    if settings.target == "aws":
+        # The tables live in Glue and Athena; counting them would cost a scan each.
+        console.print(
+            f"Silver and Gold are in the Glue databases {settings.silver_database} and "
+            f"{settings.gold_database} (Athena workgroup {settings.athena_workgroup})"
+        )
+        return
     with open_lake(settings) as con:
         counts = layer_counts(con)
     table = Table(title="What each layer holds", title_justify="left")
