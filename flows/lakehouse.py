@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.duckdb_extensions import connect
+from flows.duckdb_connect import connect
 from ingestion.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]

@@ -336,7 +336,7 @@ def _crafted_gold(tmp_path: Path, revenue: float) -> Settings:
     settings = Settings(lake_root=str(tmp_path / "lake"))
     catalog = Path(settings.lake_root) / "catalog"
     catalog.mkdir(parents=True)
-    from flows.duckdb_extensions import connect
+    from flows.duckdb_connect import connect
 
     con = connect(extension_dir=settings.duckdb_extension_dir)
     con.execute(
@@ -541,6 +541,27 @@ def test_deployments_and_their_schedules_come_from_the_settings() -> None:
     assert local["transform"].parameters == {"if_busy": "skip"}
     aws = {d.name for d in deployments(Settings(target="aws", lake_root="s3://b/l"))}
     assert "ingest" not in aws
+
+    # A served flow run loads its flow from the file, with flows/ on sys.path: every
+    # entrypoint must load that way (a module of ours once hid a PyPI package).
+    entrypoints = [d.entrypoint for d in local.values()]
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from prefect.flows import load_flow_from_entrypoint\n"
+            "for entrypoint in sys.argv[1:]:\n"
+            "    print(load_flow_from_entrypoint(entrypoint).name)\n",
+            *entrypoints,
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert set(loaded.stdout.split()) == set(local)
 
 
 def test_ingest_carries_on_where_it_left_off(prefect_api, tmp_path, monkeypatch) -> None:

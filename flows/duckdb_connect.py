@@ -1,4 +1,7 @@
-"""DuckDB extensions from the pinned PyPI packages, never from the network.
+"""DuckDB connections with extensions from the pinned PyPI packages, never the network.
+
+(Not named duckdb_extensions: Prefect runs a served flow with flows/ on sys.path,
+where that name would hide the PyPI package of the same name.)
 
 DuckDB would download an extension on first use; here each one is installed
 from the `duckdb-extension-<name>` package's file into a project-local folder.
