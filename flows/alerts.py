@@ -151,15 +151,19 @@ def evaluate(
     return results
 
 
+def insert_statement(table: str) -> str:
+    """One alert event into `table`, its eight values as parameters (Athena and DuckDB)."""
+    return (
+        f"insert into {table} (fired_at, rule_name, severity, model, observed, "
+        "alert_condition, threshold, message) select ?, ?, ?, ?, ?, ?, ?, ?"
+    )
+
+
 def record(firing: list[AlertResult], warehouse: Warehouse) -> None:
     """Append firing alerts to ops.alert_events (created on first use)."""
     if not firing:
         return
-    table = warehouse.ops_table("alert_events")
-    insert = (
-        f"insert into {table} (fired_at, rule_name, severity, model, observed, "
-        "alert_condition, threshold, message) values (?, ?, ?, ?, ?, ?, ?, ?)"
-    )
+    insert = insert_statement(warehouse.ops_table("alert_events"))
     statements: list[tuple[str, list[Any]]] = [(sql, []) for sql in warehouse.alert_table_ddl()]
     for result in firing:
         rule = result.rule

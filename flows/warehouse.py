@@ -90,12 +90,15 @@ class AthenaWarehouse:
         return f'"{self.settings.gold_database}"."{model}"'
 
     def ops_table(self, name: str) -> str:
-        return f'"{self.settings.gold_database}"."ops_{name}"'
+        # Unquoted: the same name must serve Hive DDL (backticks) and Trino DML
+        # (double quotes), and Glue names here are plain lowercase words anyway.
+        return f"{self.settings.gold_database}.ops_{name}"
 
     def alert_table_ddl(self) -> list[str]:
         location = f"{self.settings.warehouse}/ops/alert_events"
         return [
-            f"create table if not exists {self.ops_table('alert_events')} ({_ALERT_COLUMNS}) "
+            f"create table if not exists {self.ops_table('alert_events')} "
+            f"({_ALERT_COLUMNS.replace('varchar', 'string')}) "
             f"location '{location}' tblproperties ('table_type' = 'ICEBERG')"
         ]
 
