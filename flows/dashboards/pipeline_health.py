@@ -51,6 +51,12 @@ FRESHNESS = Query(
         union all
         select
             bronze_source,
+            'silver' as layer,
+            newest_silver_write as last_updated
+        from pipeline_health
+        union all
+        select
+            bronze_source,
             'gold' as layer,
             max(last_write) as last_updated
         from gold_writes
@@ -163,7 +169,10 @@ def build() -> Board:
     board.add(
         table.Panel()
         .title("Freshness per source and layer")
-        .description("Bronze: newest record landed. Gold: newest write of the models it feeds.")
+        .description(
+            "Bronze: newest record landed. Silver: newest change of its table. "
+            "Gold: newest write of the models it feeds."
+        )
         .override_by_name("bronze_source", style.properties(display_name="source"))
         .override_by_name("last_updated", style.properties(display_name="last updated"))
         .override_by_name(

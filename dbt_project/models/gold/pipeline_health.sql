@@ -6,6 +6,7 @@
     'records_quarantined',
     'newest_ingestion_time',
     'silver_rows',
+    'newest_silver_write',
     'gold_rows',
 ]) %}
 
@@ -53,7 +54,8 @@ silver as (
     {% for bronze_source in staged %}
         select
             '{{ bronze_source }}' as bronze_source,
-            count(*) as silver_rows
+            count(*) as silver_rows,
+            max(_processed_at) as newest_silver_write
         from {{ ref(bronze_source) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -84,6 +86,7 @@ select
     landed.newest_ingestion_time,
     coalesce(quarantined.records_quarantined, 0) as records_quarantined,
     coalesce(silver.silver_rows, 0) as silver_rows,
+    silver.newest_silver_write,
     coalesce(gold.gold_rows, 0) as gold_rows,
     {{ run_timestamp() }} as _processed_at
 from landed
