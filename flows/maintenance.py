@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.bronze_check import check_bronze
 from flows.bronze_compaction import DayCompaction, closed_days, compact_day, sources
 from flows.lakehouse import open_lake, run_dbt
 from flows.writer_lock import catalog_writer
@@ -75,6 +76,9 @@ def compact_bronze(settings: Settings, today: str | None = None) -> list[DayComp
     logger = get_run_logger()
     store = LakeStore.from_settings(settings)
     day = datetime.fromisoformat(today).date() if today else datetime.now(UTC).date()
+    # An unreadable file would fail its whole day's compaction: quarantine it first.
+    for entry in check_bronze(store).quarantined:
+        logger.warning("Bronze file quarantined: %s", entry.message)
     done = []
     for source in sources(store):
         for closed in closed_days(store, source, day):

@@ -16,11 +16,13 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.alerts import AlertResult, evaluate, load_rules, notify, record, rules_path
+from flows.bronze_check import BronzeCheck, check_bronze
 from flows.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
 from flows.lakehouse import DbtFailed, current_snapshot, open_lake, rows_changed_since
 from flows.warehouse import warehouse_for
 from flows.writer_lock import WriterBusy, catalog_writer
 from ingestion.settings import Settings
+from ingestion.store import LakeStore
 
 # The scheduled build: data tests on the rows this run changed, unit tests left
 # to CI (they test the code, which a schedule does not change).
@@ -104,6 +106,7 @@ def transform(
     try:
         wait = 0 if if_busy == "skip" else None
         with catalog_writer(settings, "transform", wait, announce=logger.info):
+            quarantine_unreadable_bronze(settings)
             before = _snapshot(settings)
             args = FULL_BUILD if full else SCHEDULED_BUILD
             invocation, attempts = build_with_retries(settings, args)
@@ -122,6 +125,21 @@ def transform(
     except WriterBusy as busy:
         logger.info("transform skipped: %s", busy)
         return TransformReport("skipped")
+
+
+def quarantine_unreadable_bronze(settings: Settings) -> BronzeCheck:
+    """Move Bronze files dbt could not read into quarantine, so one bad file fails no build."""
+    logger = get_run_logger()
+    check = check_bronze(LakeStore.from_settings(settings))
+    for entry in check.quarantined:
+        logger.warning("Bronze file quarantined: %s", entry.message)
+    if check.quarantined:
+        create_markdown_artifact(
+            key="bronze-files-quarantined",
+            markdown="\n".join(f"- `{e.bronze_path}`: {e.reason}" for e in check.quarantined),
+            description="Unreadable Bronze files moved to quarantine before the build",
+        )
+    return check
 
 
 def alerts_after_transform(settings: Settings) -> list[AlertResult]:

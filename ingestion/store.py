@@ -122,3 +122,14 @@ class LakeStore:
         """Remove a file; one that is gone already is not an error (retries repeat deletes)."""
         with contextlib.suppress(FileNotFoundError):
             self.filesystem.delete_file(self.full_path(relative))
+
+    def move(self, relative: str, target: str) -> None:
+        """Move a file to another path of the lake, never losing it on the way.
+
+        Locally one rename (atomic on one filesystem). On S3 pyarrow copies the
+        object and then deletes the source, so a failure in between leaves two
+        copies, never none.
+        """
+        destination = self.full_path(target)
+        self.filesystem.create_dir(destination.rsplit("/", 1)[0], recursive=True)
+        self.filesystem.move(self.full_path(relative), destination)
