@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +94,6 @@ class DbtInvocation:
 
 def invoke_dbt(settings: Settings, args: list[str]) -> DbtInvocation:
     """Run one dbt command in this process, each node a Prefect task when inside a flow."""
-    os.environ.update(dbt_environment(settings))
     runner = PrefectDbtRunner(
         # An explicit level: prefect-dbt derives one from Prefect's logging level
         # otherwise, and dbt has no level named "warning".
@@ -105,7 +106,8 @@ def invoke_dbt(settings: Settings, args: list[str]) -> DbtInvocation:
     error = None
     result: Any = None
     try:
-        result = runner.invoke(args)
+        with _environment(dbt_environment(settings)):
+            result = runner.invoke(args)
     except Exception as exc:  # dbt's own exception (bad project, adapter failure)
         error = str(exc)
     finally:
@@ -114,6 +116,22 @@ def invoke_dbt(settings: Settings, args: list[str]) -> DbtInvocation:
     nodes = _node_results(result)
     success = error is None and bool(result is not None and result.success)
     return DbtInvocation(list(args), success, seconds, nodes, error)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """profiles.yml reads these while dbt runs; the process's own environment is
+    restored afterwards, so nothing of one run's settings leaks into the next."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _node_results(result: Any) -> list[NodeResult]:

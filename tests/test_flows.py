@@ -88,7 +88,9 @@ def served(prefect_api, tmp_path_factory, monkeypatch_module) -> Settings:
     _land(settings, 1)
     from flows.transform import transform
 
+    environment = dict(os.environ)
     report = transform(if_busy="wait")
+    assert dict(os.environ) == environment, "a transform must leave the environment as it was"
     assert report.status == "succeeded"
     assert report.rows_changed["events"] == SLICE_EVENTS  # slice 1's events, nothing more
     return settings
