@@ -93,6 +93,8 @@ def prefect_api(settings: Settings) -> Iterator[None]:
 
 def _run_flow(settings: Settings, flow: str, **parameters: Any) -> Any:
     """Run a flow ("module:function") against the local server; imported only then."""
+    # Flows read their settings from the environment: --lake-root must reach them too.
+    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
     with prefect_api(settings):
         module, _, name = flow.partition(":")
         return getattr(importlib.import_module(module), name)(**parameters)
@@ -101,6 +103,15 @@ def _run_flow(settings: Settings, flow: str, **parameters: Any) -> Any:
 def _settings(lake_root: str | None) -> Settings:
     """Settings from the environment, with the command line's overrides on top."""
     return Settings(**({"lake_root": lake_root} if lake_root else {}))
+
+
+def _existing_lake(settings: Settings) -> LakeStore:
+    """The lake a flow or build works on: there and writable, checked before a server starts."""
+    store = LakeStore.from_settings(settings)
+    if store.is_local and not store.local_path().is_dir():
+        raise UsageError(f"lake root {store.uri} does not exist: run `streamlake run` first")
+    store.check_writable()
+    return store
 
 
 def _open_store(settings: Settings) -> LakeStore:
@@ -246,6 +257,7 @@ def print_layers(settings: Settings) -> None:
 def build(lake_root: LakeRootOption = None) -> None:
     """Build and test Silver and Gold from Bronze (`dbt build`), then show what each layer holds."""
     settings = _settings(lake_root)
+    _existing_lake(settings)
     run_dbt(settings, ["build"])
     print_layers(settings)
 
@@ -302,6 +314,7 @@ def _print_transform(report: Any) -> None:
 def transform(lake_root: LakeRootOption = None) -> None:
     """Run the transform flow once: dbt build of new Bronze into Silver and Gold, then alerts."""
     settings = _settings(lake_root)
+    _existing_lake(settings)
     _print_transform(_run_flow(settings, "flows.transform:transform", if_busy="wait"))
 
 
@@ -315,6 +328,7 @@ def maintenance(
 ) -> None:
     """Run the maintenance flow: table upkeep, Bronze compaction, quarantine report."""
     settings = _settings(lake_root)
+    _existing_lake(settings)
     report = _run_flow(settings, "flows.maintenance:maintenance", retention_hours=retention_hours)
     if report.tables:
         t = report.tables
@@ -368,6 +382,7 @@ def export(
     checked = gold_model(settings, model)
     for column in [*filters, *([time_column] if time_column else [])]:
         check_column(checked, column)
+    _existing_lake(settings)
     result = _run_flow(
         settings,
         "flows.export:export",
@@ -405,6 +420,7 @@ def backfill(
     first, last = _date(start, "--start"), _date(end, "--end")
     if not full_refresh and first is None:
         raise UsageError("backfill needs --start (a date) or --full-refresh MODEL")
+    _existing_lake(settings)
     done = _run_flow(
         settings,
         "flows.backfill:backfill",

@@ -146,3 +146,81 @@ def test_unsupported_lake_uri_and_bad_setting_are_refused(tmp_path) -> None:
     assert result.returncode == 2 and "setting target" in result.stderr
     result = streamlake("inventory", "--lake-root", str(tmp_path / "missing"))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+# Every command that works on an existing lake, with arguments otherwise valid.
+LAKE_COMMANDS = [
+    ["build"],
+    ["transform"],
+    ["maintenance"],
+    ["export", "key_metrics"],
+    ["backfill", "--start", "2026-11-01"],
+    ["inventory"],
+]
+
+
+def _read_only_folder(tmp_path: Path) -> str:
+    if os.geteuid() == 0:
+        return "/proc/sys"  # root may write anywhere but here
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    return str(locked)
+
+
+# Every command with a missing lake; each other kind of bad root with a few (each case
+# is a fresh interpreter, ~2 s).
+BAD_ROOTS = [(command, "missing") for command in LAKE_COMMANDS] + [
+    (LAKE_COMMANDS[0], "file"),
+    (LAKE_COMMANDS[3], "file"),
+    (LAKE_COMMANDS[1], "read-only"),
+    (LAKE_COMMANDS[2], "read-only"),
+    (LAKE_COMMANDS[4], "read-only"),
+    (LAKE_COMMANDS[2], "unsupported"),
+]
+
+
+@pytest.mark.parametrize(("command", "root"), BAD_ROOTS, ids=[f"{c[0]}-{r}" for c, r in BAD_ROOTS])
+def test_a_bad_lake_root_gets_one_line_before_any_work(tmp_path, command, root) -> None:
+    target = {
+        "missing": str(tmp_path / "missing"),
+        "file": str(tmp_path / "file"),
+        "read-only": _read_only_folder(tmp_path),
+        "unsupported": "gs://bucket/lake",
+    }[root]
+    (tmp_path / "file").write_text("x")
+    # A port nothing listens on: a command that started a Prefect server would hang or say so.
+    env = {"STREAMLAKE_PREFECT_PORT": str(_free_port()), "STREAMLAKE_PREFECT_HOME": str(tmp_path)}
+    result = streamlake(*command, "--lake-root", target, env=env, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error:"), result.stderr
+    assert len(result.stderr.replace("\n", " ").split("error:")) == 2, "one error only"
+    expected = {
+        "missing": "does not exist",
+        "file": "is not a folder",
+        "read-only": "not writable",
+        "unsupported": "only local folders and s3://",
+    }[root]
+    assert expected in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Prefect" not in result.stdout, "no server is started for a lake that cannot be used"
+    assert not (tmp_path / "missing").exists(), "a missing lake root is not created"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dashboards", "render", "--at", "yesterday"], "Invalid value for '--at'"),
+        (["dashboards", "render", "--dpi", "5"], "Invalid value for '--dpi'"),
+        (["dashboards", "render", "--dashboard", "nope"], "no dashboard named nope"),
+        (["dashboards", "render", "--lake-root", "s3://b/lake"], "lake root is on S3"),
+        (["dashboards", "no-such-command"], "No such command"),
+        (["export", "key_metrics", "--end", "2026-02-30"], "--end must be a date"),
+        (["backfill", "--start", "2026-11-02", "--end", "soon"], "--end must be a date"),
+        (["maintenance", "--retention-hours", "many"], "Invalid value"),
+    ],
+)
+def test_more_bad_arguments_get_one_clear_error(tmp_path, args, message) -> None:
+    result = streamlake(*args, env={"STREAMLAKE_LAKE_ROOT": str(tmp_path)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join(result.stderr.replace("│", " ").split())
+    assert "Traceback" not in result.stderr + result.stdout
