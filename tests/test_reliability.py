@@ -19,11 +19,13 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given
@@ -32,9 +34,11 @@ from hypothesis import strategies as st
 
 from flows.bronze_check import check_bronze, problem, quarantined_files
 from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
+from flows.simulator.delivery import DeliveryConfig, deliveries
+from flows.simulator.feed import FeedReport, feed
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
-from flows.simulator.slices import land_slice
-from flows.simulator.workload import DYNAMODB_SEQUENCE_BASE, ORDER_FLOW
+from flows.simulator.slices import land_slice, slice_workload
+from flows.simulator.workload import DYNAMODB_SEQUENCE_BASE, ORDER_FLOW, generate
 from flows.writer_lock import catalog_writer
 from ingestion import dynamodb_streams, kinesis
 from ingestion.landing import to_parquet_bytes
@@ -134,16 +138,55 @@ def land_records(settings: Settings, store: LakeStore, kind: str, records: list[
     assert not (response or {}).get("batchItemFailures"), response
 
 
-def land(settings: Settings, store: LakeStore, step: int, extra: tuple[list, list]) -> None:
-    """Step 0: slice 0. Step 1: updates of slice 0's orders. Step 2: slice 1, deletes, late events."""
+@dataclass(frozen=True)
+class FlakyStore(LakeStore):
+    """An object store that refuses every fifth Bronze write, as S3 does on a bad day."""
+
+    writes: list[str] = field(default_factory=list)
+
+    def write_atomic(self, relative: str, data: bytes | pa.Buffer) -> None:
+        self.writes.append(relative)
+        if relative.startswith("bronze/") and len(self.writes) % 5 == 2:
+            raise OSError("injected: the object store refused the write")
+        super().write_atomic(relative, data)
+
+
+def land_badly(settings: Settings, store: LakeStore, index: int) -> FeedReport:
+    """Slice `index` in small batches, some delivered twice or swapped, through a flaky store."""
+    workload = generate(slice_workload(index, SLICE_EVENTS, SLICE_ORDERS, SLICE_END))
+    delivery = DeliveryConfig(
+        seed=index,
+        kinesis_batch_size=200,
+        dynamodb_batch_size=25,
+        duplicate_fraction=0.3,
+        out_of_order_fraction=0.3,
+    )
+    flaky = FlakyStore(store.filesystem, store.base, store.uri)
+    report = feed(deliveries(workload, delivery), settings, store=flaky)
+    assert not report.unlanded_batches, report.unlanded_batches
+    return report
+
+
+def land(
+    settings: Settings, store: LakeStore, step: int, extra: tuple[list, list], badly: bool = False
+) -> FeedReport | None:
+    """Step 0: slice 0. Step 1: updates of slice 0's orders. Step 2: slice 1, deletes, late events.
+
+    `badly`: slice 1 arrives redelivered, out of order and through a store failing writes.
+    """
+    report = None
     if step == 0:
         land_slice(settings, store, 0, SLICE_EVENTS, SLICE_ORDERS, SLICE_END)
     elif step == 1:
         land_records(settings, store, "orders", extra[0])
     else:
-        land_slice(settings, store, 1, SLICE_EVENTS, SLICE_ORDERS, SLICE_END)
+        if badly:
+            report = land_badly(settings, store, 1)
+        else:
+            land_slice(settings, store, 1, SLICE_EVENTS, SLICE_ORDERS, SLICE_END)
         land_records(settings, store, "orders", extra[1])
         land_records(settings, store, "events", weeks_old_events())
+    return report
 
 
 # --- killing real processes -----------------------------------------------------------------
@@ -318,7 +361,7 @@ def faulted(prefect_api, reference, tmp_path_factory, monkeypatch_module) -> dic
             "where table_catalog = 'lake' and table_schema = 'gold'"
         ).fetchone()[0]
     # Run 3: deletes and late events land; a Bronze compaction dies mid-way.
-    land(settings, store, 2, extra)
+    seen["bad_delivery"] = land(settings, store, 2, extra, badly=True)
     seen["bronze_before_compaction"] = bronze_rows(store)
     killed = python_killed(
         COMPACTION_KILLED_AFTER_DELETES.format(kill_after=1, today=FUTURE), settings.lake_root
@@ -360,6 +403,17 @@ def faulted(prefect_api, reference, tmp_path_factory, monkeypatch_module) -> dic
 )
 def test_killed_after_landing_and_during_the_silver_build(faulted, reference) -> None:
     assert any("silver" in line for line in faulted["silver_log"])
+    assert faulted["final"] == snapshot(reference)
+
+
+@fault(
+    "a run's batches delivered twice, out of order, in small pieces, through an object store "
+    "refusing every fifth write (partial-batch retries)",
+    "Silver and Gold equal a clean build's; nothing lost or counted twice",
+)
+def test_redelivered_reordered_batches_through_a_failing_store(faulted, reference) -> None:
+    report = faulted["bad_delivery"]
+    assert report.redeliveries > 0 and report.out_of_order > 0 and report.retries > 0
     assert faulted["final"] == snapshot(reference)
 
 
