@@ -381,10 +381,10 @@ def faulted(prefect_api, reference, tmp_path_factory, monkeypatch_module) -> dic
     seen["quarantined"] = quarantined_files(store)
     # Maintenance's DuckLake upkeep dies between expiring snapshots and deleting files;
     # the next maintenance finishes both it and the compaction.
-    killed = python_killed(
-        UPKEEP_KILLED_AFTER.format(statement="ducklake_expire_snapshots"), settings.lake_root
-    )
-    assert killed.returncode == -9, killed.stderr
+    for statement in ("ducklake_merge_adjacent_files", "ducklake_expire_snapshots"):
+        killed = python_killed(UPKEEP_KILLED_AFTER.format(statement=statement), settings.lake_root)
+        assert killed.returncode == -9, killed.stderr
+        seen.setdefault("after_killed_upkeep", []).append(snapshot(settings))
     seen["maintenance"] = maintenance(retention_hours=0, today=FUTURE)
     run_dbt(settings, ["build", "--quiet"])
     seen["final"] = snapshot(settings)
@@ -441,10 +441,13 @@ def test_killed_during_bronze_compaction(faulted, reference) -> None:
 
 
 @fault(
-    "maintenance killed (SIGKILL) after expiring snapshots, before deleting old files",
-    "the next maintenance completes; Silver and Gold unchanged",
+    "maintenance killed (SIGKILL) after merging files, and again after expiring snapshots "
+    "before deleting old files",
+    "no row changes meanwhile; the next maintenance completes",
 )
 def test_killed_during_maintenance(faulted, reference) -> None:
+    clean = snapshot(reference)
+    assert all(tables == clean for tables in faulted["after_killed_upkeep"])
     assert faulted["maintenance"].tables is not None
     assert faulted["final"] == snapshot(reference)
 
@@ -502,6 +505,38 @@ def test_changes_across_runs_and_late_events(faulted) -> None:
     assert {orders[i] for i in ids["MODIFY"]} == {ORDER_FLOW[2]}
     assert late == LATE_EVENTS
     assert oldest <= (SLICE_END - timedelta(days=14)).date()
+
+
+# --- Bronze compaction killed anywhere (no dbt) --------------------------------------------
+
+
+@fault(
+    "Bronze compaction killed after any number of its member deletes (hypothesis)",
+    "the next compaction leaves every Bronze row exactly once",
+)
+@hypothesis_settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(kill_after=st.integers(0, 4))  # five members: killed before the last delete
+def test_compaction_killed_after_any_delete_recovers(tmp_path, kill_after: int) -> None:
+    from flows.bronze_compaction import compact_day
+
+    settings = Settings(lake_root=str(tmp_path / f"lake-{kill_after}-{os.urandom(4).hex()}"))
+    store = LakeStore.from_settings(settings)
+    events = weeks_old_events()
+    for start in range(0, LATE_EVENTS, 5):  # five batch files in one day
+        land_records(settings, store, "events", events[start : start + 5])
+    before = Counter(read_area(store, "bronze", "events").column("event_id").to_pylist())
+    killed = python_killed(
+        COMPACTION_KILLED_AFTER_DELETES.format(kill_after=kill_after, today=FUTURE),
+        settings.lake_root,
+    )
+    assert killed.returncode == -9, killed.stderr
+    day = store.list_files("bronze/events")[0].split("/")[2].removeprefix("dt=")
+    compact_day(store, "events", day, "zstd")
+    after = Counter(read_area(store, "bronze", "events").column("event_id").to_pylist())
+    assert after == before
+    assert len(store.list_files("bronze/events", ".parquet")) == 1
 
 
 # --- the Bronze check on its own (no dbt) ---------------------------------------------------
