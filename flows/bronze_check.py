@@ -51,7 +51,7 @@ class QuarantinedFile:
 
     @property
     def message(self) -> str:
-        return f"{self.bronze_path}: {self.reason}; moved to {self.quarantine_path}"
+        return f"{self.bronze_path} moved to {self.quarantine_path}: {self.reason}"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.bronze_check import check_bronze
 from flows.dashboards.cli import dashboards_app
 from flows.inventory import inventory, quarantine_reasons
 from flows.lakehouse import DbtFailed, layer_counts, open_lake, run_dbt
@@ -257,7 +258,9 @@ def print_layers(settings: Settings) -> None:
 def build(lake_root: LakeRootOption = None) -> None:
     """Build and test Silver and Gold from Bronze (`dbt build`), then show what each layer holds."""
     settings = _settings(lake_root)
-    _existing_lake(settings)
+    # As the transform flow does: one unreadable Bronze file must not fail the build.
+    for entry in check_bronze(_existing_lake(settings)).quarantined:
+        console.print(f"[yellow]Bronze file quarantined:[/] {entry.message}")
     run_dbt(settings, ["build"])
     print_layers(settings)
 
