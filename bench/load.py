@@ -1,0 +1,206 @@
+"""Load on the served local pipeline: a steady stream for minutes, and whether it keeps up.
+
+The pipeline of bench/freshness.py (a real Prefect server, the ingest loop
+landing slices of the simulated application through the real handlers, the
+transform flow whenever new Bronze has landed), pushed at a target rate of
+events per second with order changes mixed in (each slice carries orders and
+their updates and deletes). Reported:
+
+- the rate offered and the rate landed, per minute and overall: a landing loop
+  that falls behind its schedule shows as a landed rate below the target;
+- the Bronze backlog after each transform (slices landed but not yet in Gold):
+  the first third of the run against the last third says whether it grows;
+- landing-to-Gold freshness (p50, p95, max);
+- memory: this process's resident size sampled every few seconds (first
+  minute against last minute), and the peak of any dbt child.
+
+Run: `uv run python bench/load.py [--minutes 10] [--rate 5000] [--interval 5]`.
+Targets (issue 8): at least 5,000 events/s sustained for 10 minutes, backlog not
+growing, freshness within the Prefect issue's bound (p95 under 90 s), memory flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from freshness import Landing, _free_port  # noqa: E402
+
+from flows.lakehouse import open_lake  # noqa: E402
+from flows.prefect_server import ensure_server, server_environment, stop_server  # noqa: E402
+from ingestion.observability import send_logs_to  # noqa: E402
+from ingestion.settings import Settings  # noqa: E402
+
+# Orders per slice relative to events: the demo workload's mix (about one order,
+# with its changes, per 25 events).
+EVENTS_PER_ORDER = 25
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class MemorySampler:
+    def __init__(self, every: float = 5) -> None:
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.every, self.stop = every, threading.Event()
+        self.started = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.monotonic() - self.started, rss_mb()))
+            self.stop.wait(self.every)
+
+    def window_mean(self, start: float, end: float) -> float | None:
+        values = [mb for at, mb in self.samples if start <= at < end]
+        return round(statistics.mean(values), 1) if values else None
+
+
+def third_means(values: list[tuple[float, int]], seconds: float) -> tuple[float | None, ...]:
+    """Mean of values in the first and last third of the run (by time)."""
+    first = [v for at, v in values if at < seconds / 3]
+    last = [v for at, v in values if at >= 2 * seconds / 3]
+    return tuple(round(statistics.mean(part), 1) if part else None for part in (first, last))
+
+
+@dataclass
+class Served:
+    started_wall: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    latencies: list[float] = field(default_factory=list)
+    backlog: list[tuple[float, int]] = field(default_factory=list)  # (s, slices not in Gold)
+    runs: list[float] = field(default_factory=list)
+
+
+def serve(settings: Settings, landing: Landing, transform: Any, deadline: float) -> Served:
+    """Transform whenever new Bronze has landed, until the deadline; what each run reached."""
+    served, reached = Served(), 0
+    while time.monotonic() < deadline:
+        with landing.lock:
+            pending = len(landing.landed) > reached
+        if not pending:
+            time.sleep(0.5)
+            continue
+        run_started = time.monotonic()
+        transform(if_busy="wait", evaluate_alerts=True)
+        finished = time.time()
+        served.runs.append(time.monotonic() - run_started)
+        with open_lake(settings) as con:
+            (newest,) = con.execute("select max(_ingested_at) from lake.silver.events").fetchone()
+        newest_at = newest.replace(tzinfo=newest.tzinfo or UTC).timestamp()
+        with landing.lock:
+            for index, landed_at in landing.landed[reached:]:
+                # As in bench/freshness.py: a slice's rows are stamped just before it lands.
+                if landed_at - 0.5 <= newest_at:
+                    served.latencies.append(finished - landed_at)
+                    reached = index + 1
+            served.backlog.append(
+                (time.monotonic() - served.started, len(landing.landed) - reached)
+            )
+        print(
+            f"{time.monotonic() - served.started:6.0f} s: transform {served.runs[-1]:.1f} s, "
+            f"backlog {served.backlog[-1][1]} slices, {landing.records:,} records landed, "
+            f"RSS {rss_mb():.0f} MB",
+            flush=True,
+        )
+    return served
+
+
+def report(
+    args: argparse.Namespace, events: int, landing: Landing, memory: MemorySampler, served: Served
+) -> dict[str, Any]:
+    seconds = time.monotonic() - served.started
+    per_minute: dict[int, int] = {}
+    for _, landed_at in landing.landed:
+        minute = int((landed_at - served.started_wall) // 60)
+        per_minute[minute] = per_minute.get(minute, 0) + events
+    latencies, runs = served.latencies, served.runs
+    ordered = sorted(latencies)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else None
+    backlog_first, backlog_last = third_means(served.backlog, seconds)
+    return {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "load_average_at_end": round(os.getloadavg()[0], 1),
+        "minutes": round(seconds / 60, 2),
+        "target_events_per_second": args.rate,
+        "records_landed": landing.records,  # events, order changes and reference data
+        "events_landed_per_second": round(len(landing.landed) * events / seconds, 1),
+        "events_per_second_by_minute": {m: round(n / 60) for m, n in sorted(per_minute.items())},
+        "transforms": len(runs),
+        "transform_seconds_median": round(statistics.median(runs), 1) if runs else None,
+        "backlog_slices_first_third": backlog_first,
+        "backlog_slices_last_third": backlog_last,
+        "landing_to_gold_p50_s": round(statistics.median(latencies), 1) if latencies else None,
+        "landing_to_gold_p95_s": round(p95, 1) if p95 is not None else None,
+        "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
+        "rss_mb_first_minute": memory.window_mean(0, 60),
+        "rss_mb_last_minute": memory.window_mean(seconds - 60, seconds + 1),
+        "dbt_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--rate", type=int, default=5_000, help="target events per second")
+    parser.add_argument("--interval", type=float, default=5, help="seconds between slices")
+    args = parser.parse_args()
+    if args.minutes <= 0 or args.rate <= 0 or args.interval <= 0:
+        parser.error("--minutes, --rate and --interval must be positive")
+
+    events = round(args.rate * args.interval)
+    orders = max(1, events // EVENTS_PER_ORDER)
+    home = Path(tempfile.mkdtemp(prefix="streamlake-load-"))
+    send_logs_to(open(home / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
+    settings = Settings(
+        lake_root=str(home / "lake"), prefect_port=_free_port(), prefect_home=str(home / "prefect")
+    )
+    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
+    print(f"lake {home}; {events:,} events and {orders:,} orders every {args.interval} s")
+    ensure_server(settings)
+    os.environ.update(server_environment(settings))
+    from flows.transform import transform  # only now: Prefect reads the address on import
+
+    landing = Landing(settings, args.interval, events, orders)
+    memory = MemorySampler()
+    threads = [threading.Thread(target=t.run, daemon=True) for t in (landing, memory)]
+    for thread in threads:
+        thread.start()
+    try:
+        served = serve(settings, landing, transform, time.monotonic() + args.minutes * 60)
+    finally:
+        landing.stop.set()
+        memory.stop.set()
+        for thread in threads:
+            thread.join()
+        stop_server(settings)
+    print(json.dumps(report(args, events, landing, memory, served), indent=2))
+
+
+if __name__ == "__main__":
+    main()
