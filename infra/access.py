@@ -14,7 +14,15 @@ from constructs import Construct
 from infra.catalog import Catalog
 from infra.config import InfraConfig
 from infra.nag import allow
-from infra.storage import BRONZE, EXPORTS, QUARANTINE, WAREHOUSE, LakeStorage
+from infra.storage import (
+    BRONZE,
+    EXPORTS,
+    QUARANTINE,
+    STATE,
+    WAREHOUSE,
+    WRITER_LEASE,
+    LakeStorage,
+)
 
 ATHENA_QUERY_ACTIONS = [
     "athena:BatchGetQueryExecution",
@@ -114,7 +122,24 @@ class AccessRoles(Construct):
             wildcard_reason="dbt and Iceberg maintenance write, rewrite and vacuum data files, "
             "and the flows write exports, under keys made at run time.",
         )
-        self._list(self.runner, [BRONZE, QUARANTINE, WAREHOUSE, EXPORTS])
+        # Maintenance is the runner's too: Bronze compaction rewrites closed days and
+        # the Bronze check moves unreadable files into quarantine. Both run under the
+        # writer lease, a single object beside the catalog, and the check keeps its
+        # list of checked files under _state/.
+        allow(
+            self.runner,
+            ["s3:DeleteObject", "s3:PutObject"],
+            [lake.arn_for_objects(f"{BRONZE}*"), lake.arn_for_objects(f"{QUARANTINE}*")],
+            wildcard_reason="Bronze compaction and the Bronze check rewrite and move files "
+            "whose keys were made when their batches arrived.",
+        )
+        allow(
+            self.runner,
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            [lake.arn_for_objects(WRITER_LEASE), lake.arn_for_objects(f"{STATE}*")],
+            wildcard_reason="the Bronze check's state files are named per source at run time.",
+        )
+        self._list(self.runner, [BRONZE, QUARANTINE, WAREHOUSE, EXPORTS, STATE])
         self._key(self.runner)
         # Settings read the published parameters (STREAMLAKE_SSM_PREFIX); the path
         # itself is the resource of GetParametersByPath.

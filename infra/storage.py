@@ -15,6 +15,9 @@ BRONZE = "bronze/"
 QUARANTINE = "quarantine/"
 WAREHOUSE = "warehouse/"
 EXPORTS = "exports/"
+# The runner's own objects: the writer lease (flows/writer_lock.py) and _state/.
+WRITER_LEASE = "catalog/writer.lock"
+STATE = "_state/"
 
 ATHENA_RESULTS_EXPIRATION = cdk.Duration.days(30)
 ACCESS_LOG_EXPIRATION = cdk.Duration.days(365)

@@ -23,6 +23,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.config import InfraConfig
 from infra.stack import StreamlakeStack, add_streamlake
+from infra.storage import STATE, WRITER_LEASE
 from ingestion import observability
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_type
 from ingestion.settings import Settings
@@ -525,18 +526,42 @@ def test_grafana_role_reads_gold_and_writes_nothing_but_query_results(synth):
             assert results in json.dumps(statement["Resource"])
 
 
-def test_runner_role_builds_silver_and_gold_but_never_writes_bronze(synth):
+def test_runner_role_builds_silver_and_gold_and_maintains_bronze(synth):
     statements = policy_statements(synth, synth.stack.access.runner)
     glue_writes = [s for s in statements if "glue:CreateTable" in s["Action"]]
     assert glue_writes
     assert "bronze" not in json.dumps(glue_writes)
     assert "streamlake_test_silver" in json.dumps(glue_writes)
     assert "streamlake_test_gold" in json.dumps(glue_writes)
-    for statement in statements:
-        if {"s3:PutObject", "s3:DeleteObject"} & set(statement["Action"]):
-            assert "/bronze/" not in json.dumps(statement["Resource"])
-            assert "/quarantine/" not in json.dumps(statement["Resource"])
+    # Bronze objects: read, and rewritten only by maintenance (compaction, the
+    # Bronze check's quarantine moves); never a Bronze Glue table.
+    bronze_writes = [
+        s
+        for s in statements
+        if {"s3:PutObject", "s3:DeleteObject"} & set(s["Action"])
+        and "/bronze/" in json.dumps(s["Resource"])
+    ]
+    assert bronze_writes
+    for statement in bronze_writes:  # CDK merges statements of the same resources
+        assert {"s3:DeleteObject", "s3:PutObject"} <= set(statement["Action"])
+        assert set(statement["Action"]) <= {"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
+    assert "/quarantine/" in json.dumps([s["Resource"] for s in bronze_writes])
+    # The writer lease and the check's state are the runner's own objects.
+    assert actions_on(statements, WRITER_LEASE) == {
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    }
+    assert actions_on(statements, "/_state/") >= {"s3:GetObject", "s3:PutObject"}
     assert actions_on(statements, "parameter/streamlake/test") == {"ssm:GetParametersByPath"}
+
+
+def test_the_runners_own_objects_are_where_the_flows_put_them():
+    from flows.bronze_check import STATE_PATH
+    from flows.writer_lock import LOCK_NAME
+
+    assert WRITER_LEASE == LOCK_NAME
+    assert STATE_PATH.startswith(STATE)
 
 
 # ---------------------------------------------------------------- operations
