@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import bargauge, geomap, stat, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, geomap, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 
@@ -188,12 +188,10 @@ def build() -> Board:
         description="Gold event models: volume, active users, top events, geography and funnel.",
     )
     board.add(
-        stat.Panel()
-        .title("Total events")
-        .description("Events over the dashboard's days, and the change against as many before.")
-        .reduce_options(style.last_value())
-        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
-        .graph_mode(common.BigValueGraphMode.NONE)
+        style.named_values_stat(
+            "Total events",
+            "Events over the dashboard's days, and the change against as many before.",
+        )
         .override_by_name("events", style.properties(fixed_color="blue"))
         .override_by_name(
             "change_vs_previous_period",
@@ -209,11 +207,7 @@ def build() -> Board:
         height=5,
     )
     board.add(
-        stat.Panel()
-        .title("Active users, last active day")
-        .reduce_options(style.last_value())
-        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
-        .graph_mode(common.BigValueGraphMode.NONE)
+        style.named_values_stat("Active users, last active day")
         .color_scheme(style.fixed("purple"))
         .override_by_name("daily_active_users", style.properties(display_name="DAU"))
         .override_by_name("weekly_active_users", style.properties(display_name="WAU"))
@@ -223,12 +217,10 @@ def build() -> Board:
         height=5,
     )
     board.add(
-        stat.Panel()
-        .title("Users seen in range (user_activity)")
-        .description("Users whose last event falls in the range, with their lifetime averages.")
-        .reduce_options(style.last_value())
-        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
-        .graph_mode(common.BigValueGraphMode.NONE)
+        style.named_values_stat(
+            "Users seen in range (user_activity)",
+            "Users whose last event falls in the range, with their lifetime averages.",
+        )
         .color_scheme(style.fixed("text"))
         .override_by_name("users_seen", style.properties(display_name="users"))
         .override_by_name(

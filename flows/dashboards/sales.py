@@ -154,13 +154,8 @@ STOCK_COLOURS = {"out of stock": "red", "low": "orange", "ok": "green"}
 def comparison_stat(title: str, description: str, value: str, unit: str) -> stat.Panel:
     """The period's value and its change against the previous period, coloured by sign."""
     return (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .reduce_options(style.last_value())
-        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        style.named_values_stat(title, description)
         .color_mode(common.BigValueColorMode.VALUE)
-        .graph_mode(common.BigValueGraphMode.NONE)
         .override_by_name(
             value,
             style.properties(display_name=value.replace("_", " "), unit=unit, fixed_color="blue"),
@@ -204,12 +199,10 @@ def build() -> Board:
         height=5,
     )
     board.add(
-        stat.Panel()
-        .title("Trailing windows ending today (key_metrics)")
-        .description("Revenue, orders, order value and customers over 30 days; conversion 7.")
-        .reduce_options(style.last_value())
-        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
-        .graph_mode(common.BigValueGraphMode.NONE)
+        style.named_values_stat(
+            "Trailing windows ending today (key_metrics)",
+            "Revenue, orders, order value and customers over 30 days; conversion 7.",
+        )
         .color_scheme(style.fixed("purple"))
         .override_by_name("revenue", style.properties(display_name="revenue", unit=style.CURRENCY))
         .override_by_name(

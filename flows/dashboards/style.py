@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as sdk
+from grafana_foundation_sdk.builders import stat
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
@@ -108,4 +109,16 @@ def legend_below() -> common_builders.VizLegendOptions:
         .show_legend(True)
         .display_mode(common.LegendDisplayMode.LIST)
         .placement(common.LegendPlacement.BOTTOM)
+    )
+
+
+def named_values_stat(title: str, description: str | None = None) -> stat.Panel:
+    """A stat panel of several values side by side, each with its name, no sparkline."""
+    panel = stat.Panel().title(title)
+    if description:
+        panel = panel.description(description)
+    return (
+        panel.reduce_options(last_value())
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
+        .graph_mode(common.BigValueGraphMode.NONE)
     )
