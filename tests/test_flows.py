@@ -576,3 +576,27 @@ def test_ingest_carries_on_where_it_left_off(prefect_api, tmp_path, monkeypatch)
     events = pq.read_table(tmp_path / "lake" / "bronze" / "events")
     assert events.num_rows == 100
     assert len(set(events.column("sequence_number").to_pylist())) == 100
+
+
+def test_the_lake_root_option_reaches_the_flow(prefect_api, reference, tmp_path) -> None:
+    """`--lake-root` wins over STREAMLAKE_LAKE_ROOT inside the flow run, not only in the CLI."""
+    elsewhere = Settings(lake_root=str(tmp_path / "elsewhere"))
+    process = _streamlake(
+        elsewhere,
+        prefect_api,
+        "export",
+        "key_metrics",
+        "--lake-root",
+        reference.lake_root,
+        "--format",
+        "json",
+        "--file-name",
+        "via-option.json",
+    )
+    output = process.communicate(timeout=300)[0].decode()
+    assert process.returncode == 0, output[-3000:]
+    assert (
+        len((Path(reference.lake_root) / "exports" / "via-option.json").read_text().splitlines())
+        == 5
+    )
+    assert not (tmp_path / "elsewhere").exists()
