@@ -25,8 +25,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -72,6 +75,63 @@ class Landing:
             self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
 
+@dataclass
+class Served:
+    """What the transforms of a served run reached, and when."""
+
+    started_wall: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    latencies: list[float] = field(default_factory=list)
+    backlog: list[tuple[float, int]] = field(default_factory=list)  # (s, slices not in Gold)
+    runs: list[float] = field(default_factory=list)
+    reached: int = 0  # slices counted as in Gold
+
+
+def serve(
+    settings: Settings,
+    landing: Landing,
+    transform: Any,
+    deadline: float,
+    progress: Callable[[Served], str],
+) -> Served:
+    """Transform whenever new Bronze has landed, until the deadline; what each run reached.
+
+    After each transform Silver's newest ingestion time is what Gold was built
+    from: every slice landed at or before it reached Gold when the run finished.
+    """
+    served = Served()
+    while time.monotonic() < deadline:
+        with landing.lock:
+            pending = len(landing.landed) > served.reached
+        if not pending:
+            time.sleep(0.5)
+            continue
+        run_started = time.monotonic()
+        transform(if_busy="wait", evaluate_alerts=True)
+        finished = time.time()
+        served.runs.append(time.monotonic() - run_started)
+        with open_lake(settings) as con:
+            (newest,) = con.execute("select max(_ingested_at) from lake.silver.events").fetchone()
+        newest_at = newest.replace(tzinfo=newest.tzinfo or UTC).timestamp()
+        with landing.lock:
+            for index, landed_at in landing.landed[served.reached :]:
+                # Rows are stamped just before their file is written; a slice's
+                # last file (its events) is written just before landed_at.
+                if landed_at - 0.5 <= newest_at:
+                    served.latencies.append(finished - landed_at)
+                    served.reached = index + 1
+            served.backlog.append(
+                (time.monotonic() - served.started, len(landing.landed) - served.reached)
+            )
+        print(progress(served), flush=True)
+    return served
+
+
+def p95(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
@@ -96,45 +156,24 @@ def main() -> None:
     landing = Landing(settings, args.interval, args.events, args.orders)
     thread = threading.Thread(target=landing.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + args.minutes * 60
-    latencies: list[float] = []
-    reached = 0  # slices already counted as in Gold
-    runs: list[float] = []
     try:
-        while time.monotonic() < deadline:
-            with landing.lock:
-                pending = len(landing.landed) > reached
-            if not pending:
-                time.sleep(0.5)
-                continue
-            started = time.monotonic()
-            transform(if_busy="wait", evaluate_alerts=True)
-            finished = time.time()
-            runs.append(time.monotonic() - started)
-            with open_lake(settings) as con:
-                (newest,) = con.execute(
-                    "select max(_ingested_at) from lake.silver.events"
-                ).fetchone()
-            newest_at = newest.replace(tzinfo=newest.tzinfo or UTC).timestamp()
-            with landing.lock:
-                for index, landed_at in landing.landed[reached:]:
-                    # Rows are stamped just before their file is written; a slice's
-                    # last file (its events) is written just before landed_at.
-                    if landed_at - 0.5 <= newest_at:
-                        latencies.append(finished - landed_at)
-                        reached = index + 1
-            print(
-                f"transform {len(runs)}: {runs[-1]:.1f} s, slices in Gold {reached}, "
-                f"latest landing-to-Gold {latencies[-1] if latencies else float('nan'):.1f} s",
-                flush=True,
-            )
+        served = serve(
+            settings,
+            landing,
+            transform,
+            time.monotonic() + args.minutes * 60,
+            lambda served: (
+                f"transform {len(served.runs)}: {served.runs[-1]:.1f} s, "
+                f"slices in Gold {served.reached}, latest landing-to-Gold "
+                f"{served.latencies[-1] if served.latencies else float('nan'):.1f} s"
+            ),
+        )
     finally:
         landing.stop.set()
         thread.join()
         stop_server(settings)
 
-    ordered = sorted(latencies)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else float("nan")
+    latencies, runs = served.latencies, served.runs
     figures = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "minutes": args.minutes,
@@ -145,7 +184,7 @@ def main() -> None:
         "transform_seconds_median": round(statistics.median(runs), 1) if runs else None,
         "slices_measured": len(latencies),
         "landing_to_gold_p50_s": round(statistics.median(latencies), 1) if latencies else None,
-        "landing_to_gold_p95_s": round(p95, 1),
+        "landing_to_gold_p95_s": round(p95(latencies) or float("nan"), 1),
         "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
         "target_p95_s": 90,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,9 +44,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from freshness import Landing, _free_port  # noqa: E402
+from freshness import Landing, Served, _free_port, p95, serve  # noqa: E402
 
-from flows.lakehouse import open_lake  # noqa: E402
 from flows.prefect_server import ensure_server, server_environment, stop_server  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
@@ -88,49 +86,6 @@ def third_means(values: list[tuple[float, int]], seconds: float) -> tuple[float 
     return tuple(round(statistics.mean(part), 1) if part else None for part in (first, last))
 
 
-@dataclass
-class Served:
-    started_wall: float = field(default_factory=time.time)
-    started: float = field(default_factory=time.monotonic)
-    latencies: list[float] = field(default_factory=list)
-    backlog: list[tuple[float, int]] = field(default_factory=list)  # (s, slices not in Gold)
-    runs: list[float] = field(default_factory=list)
-
-
-def serve(settings: Settings, landing: Landing, transform: Any, deadline: float) -> Served:
-    """Transform whenever new Bronze has landed, until the deadline; what each run reached."""
-    served, reached = Served(), 0
-    while time.monotonic() < deadline:
-        with landing.lock:
-            pending = len(landing.landed) > reached
-        if not pending:
-            time.sleep(0.5)
-            continue
-        run_started = time.monotonic()
-        transform(if_busy="wait", evaluate_alerts=True)
-        finished = time.time()
-        served.runs.append(time.monotonic() - run_started)
-        with open_lake(settings) as con:
-            (newest,) = con.execute("select max(_ingested_at) from lake.silver.events").fetchone()
-        newest_at = newest.replace(tzinfo=newest.tzinfo or UTC).timestamp()
-        with landing.lock:
-            for index, landed_at in landing.landed[reached:]:
-                # As in bench/freshness.py: a slice's rows are stamped just before it lands.
-                if landed_at - 0.5 <= newest_at:
-                    served.latencies.append(finished - landed_at)
-                    reached = index + 1
-            served.backlog.append(
-                (time.monotonic() - served.started, len(landing.landed) - reached)
-            )
-        print(
-            f"{time.monotonic() - served.started:6.0f} s: transform {served.runs[-1]:.1f} s, "
-            f"backlog {served.backlog[-1][1]} slices, {landing.records:,} records landed, "
-            f"RSS {rss_mb():.0f} MB",
-            flush=True,
-        )
-    return served
-
-
 def report(
     args: argparse.Namespace, events: int, landing: Landing, memory: MemorySampler, served: Served
 ) -> dict[str, Any]:
@@ -140,8 +95,6 @@ def report(
         minute = int((landed_at - served.started_wall) // 60)
         per_minute[minute] = per_minute.get(minute, 0) + events
     latencies, runs = served.latencies, served.runs
-    ordered = sorted(latencies)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else None
     backlog_first, backlog_last = third_means(served.backlog, seconds)
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
@@ -157,7 +110,7 @@ def report(
         "backlog_slices_first_third": backlog_first,
         "backlog_slices_last_third": backlog_last,
         "landing_to_gold_p50_s": round(statistics.median(latencies), 1) if latencies else None,
-        "landing_to_gold_p95_s": round(p95, 1) if p95 is not None else None,
+        "landing_to_gold_p95_s": round(p95(latencies), 1) if latencies else None,
         "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
         "rss_mb_first_minute": memory.window_mean(0, 60),
         "rss_mb_last_minute": memory.window_mean(seconds - 60, seconds + 1),
@@ -195,7 +148,17 @@ def main() -> None:
     for thread in threads:
         thread.start()
     try:
-        served = serve(settings, landing, transform, time.monotonic() + args.minutes * 60)
+        served = serve(
+            settings,
+            landing,
+            transform,
+            time.monotonic() + args.minutes * 60,
+            lambda served: (
+                f"{time.monotonic() - served.started:6.0f} s: transform "
+                f"{served.runs[-1]:.1f} s, backlog {served.backlog[-1][1]} slices, "
+                f"{landing.records:,} records landed, RSS {rss_mb():.0f} MB"
+            ),
+        )
     finally:
         landing.stop.set()
         memory.stop.set()
