@@ -126,8 +126,7 @@ def run_export(request: ExportRequest, settings: Settings) -> ExportResult:
 
 
 def _to_s3(settings: Settings, relative: str, payload: bytes, rows: int) -> ExportResult:
-    bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
-    key = f"{prefix.strip('/')}/{relative}".lstrip("/")
+    bucket, key = LakeStore.from_settings(settings).s3_object(relative)
     # SigV4: presigned URLs of KMS-encrypted objects work only with it.
     s3 = boto3.client(
         "s3",

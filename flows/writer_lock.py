@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from flows.warehouse import TRANSIENT_RETRIES
 from ingestion.settings import Settings
+from ingestion.store import LakeStore
 
 logger = logging.getLogger("streamlake.writer_lock")
 
@@ -122,8 +123,7 @@ def _file_lock(path: Path, purpose: str, wait: float, say: Callable[[str], objec
 def _s3_lease(
     settings: Settings, purpose: str, wait: float, say: Callable[[str], object]
 ) -> Iterator:
-    bucket, _, prefix = settings.lake_root.removeprefix("s3://").partition("/")
-    key = f"{prefix.strip('/')}/{LOCK_NAME}".lstrip("/")
+    bucket, key = LakeStore.from_settings(settings).s3_object(LOCK_NAME)
     s3 = boto3.client(
         "s3",
         region_name=settings.aws_region,

@@ -57,6 +57,13 @@ class LakeStore:
     def full_path(self, relative: str) -> str:
         return f"{self.base}/{relative.lstrip('/')}"
 
+    def s3_object(self, relative: str) -> tuple[str, str]:
+        """Bucket and key of a path under an s3:// lake root, for boto3 calls."""
+        if self.is_local:
+            raise LakeRootError(f"{self.uri} is not on S3")
+        bucket, _, key = self.full_path(relative).partition("/")
+        return bucket, key
+
     def local_path(self, relative: str = "") -> Path:
         if not self.is_local:
             raise LakeRootError(f"{self.uri} is not a local folder")
