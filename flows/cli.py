@@ -49,7 +49,8 @@ app = typer.Typer(
 )
 app.add_typer(dashboards_app, name="dashboards")
 console = Console()
-errors = Console(stderr=True)
+# soft_wrap: an error stays one line however narrow the terminal and long the path.
+errors = Console(stderr=True, soft_wrap=True)
 
 
 class UsageError(Exception):
@@ -379,13 +380,14 @@ def export(
         filters[column.strip()] = value
     settings = _settings(lake_root)
     first, last = _date(start, "--start"), _date(end, "--end")
+    # Before the names: checking them parses the project into the lake's folder.
+    _existing_lake(settings)
     from flows.manifest import check_column, gold_model  # noqa: PLC0415
 
     # Names checked before any server starts; the flow checks them again.
     checked = gold_model(settings, model)
     for column in [*filters, *([time_column] if time_column else [])]:
         check_column(checked, column)
-    _existing_lake(settings)
     result = _run_flow(
         settings,
         "flows.export:export",
@@ -414,6 +416,8 @@ def backfill(
 ) -> None:
     """Reprocess a range of Bronze dates, or fully rebuild chosen models."""
     settings = _settings(lake_root)
+    # Before the names: checking them parses the project into the lake's folder.
+    _existing_lake(settings)
     if full_refresh:
         from flows.manifest import model_names  # noqa: PLC0415
 
@@ -423,7 +427,6 @@ def backfill(
     first, last = _date(start, "--start"), _date(end, "--end")
     if not full_refresh and first is None:
         raise UsageError("backfill needs --start (a date) or --full-refresh MODEL")
-    _existing_lake(settings)
     done = _run_flow(
         settings,
         "flows.backfill:backfill",

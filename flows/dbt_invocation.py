@@ -21,7 +21,7 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt_common.events.base_types import EventLevel
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-from flows.lakehouse import PROJECT_DIR, DbtFailed, dbt_environment
+from flows.lakehouse import PROJECT_DIR, DbtFailed, TestScope, dbt_environment, dbt_target_path
 from ingestion.settings import Settings
 
 # Errors worth a retry: throttling and server-side failures of S3, Glue and
@@ -92,13 +92,17 @@ class DbtInvocation:
         raise DbtFailed(f"dbt {' '.join(self.args)} failed: {summary}")
 
 
-def invoke_dbt(settings: Settings, args: list[str]) -> DbtInvocation:
+def invoke_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") -> DbtInvocation:
     """Run one dbt command in this process, each node a Prefect task when inside a flow."""
     runner = PrefectDbtRunner(
         # An explicit level: prefect-dbt derives one from Prefect's logging level
         # otherwise, and dbt has no level named "warning".
         settings=PrefectDbtSettings(
-            project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, log_level=EventLevel.INFO
+            project_dir=PROJECT_DIR,
+            profiles_dir=PROJECT_DIR,
+            # prefect-dbt passes its own --target-path, over DBT_TARGET_PATH.
+            target_path=dbt_target_path(settings),
+            log_level=EventLevel.INFO,
         ),
         raise_on_failure=False,
     )
@@ -106,7 +110,7 @@ def invoke_dbt(settings: Settings, args: list[str]) -> DbtInvocation:
     error = None
     result: Any = None
     try:
-        with _environment(dbt_environment(settings)):
+        with _environment(dbt_environment(settings, test_scope)):
             result = runner.invoke(args)
     except Exception as exc:  # dbt's own exception (bad project, adapter failure)
         error = str(exc)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
@@ -27,17 +28,48 @@ def catalog_path(settings: Settings) -> Path:
     return Path(settings.lake_root).resolve() / "catalog" / "streamlake.ducklake"
 
 
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    """What profiles.yml and dbt_project.yml read, from the one settings object.
+def dbt_target_path(settings: Settings) -> Path:
+    """Where dbt keeps its manifest, compiled SQL and logs for this lake.
+
+    dbt re-parses the whole project (about 5 s here) whenever the environment
+    that dbt_project.yml and profiles.yml read differs from the last parse in
+    the same target folder, and the lake root is part of it. A folder per lake
+    keeps partial parsing working for every lake: the repository's `target/`
+    for the default lake (shared with a hand-run `dbt build`) and for s3:// lakes,
+    `<lake>/_dbt/target` for any other folder.
+    """
+    lake_root = settings.lake_root
+    if lake_root.startswith("s3://"):
+        return PROJECT_DIR / "target"
+    lake = Path(lake_root).resolve()
+    if lake == PROJECT_DIR / "lake":
+        return PROJECT_DIR / "target"
+    return lake / "_dbt" / "target"
+
+
+TestScope = Literal["all", "changed"]
+
+
+def dbt_environment(settings: Settings, test_scope: TestScope = "all") -> dict[str, str]:
+    """What profiles.yml, dbt_project.yml and the project's macros read, from the
+    one settings object.
 
     The aws target's values (region, workgroup, result and warehouse locations,
     Glue databases) are exported whatever the target, so that `--target aws`
     works from the same environment. Credentials stay with the AWS chain.
+    `test_scope` "changed" has the data tests look at the rows this run wrote
+    only (dbt_project/macros/tests/test_scope.sql); it is an environment
+    variable rather than a dbt var because dbt re-parses the whole project
+    whenever its command-line vars change.
     """
     lake_root = settings.lake_root
     if not lake_root.startswith("s3://"):
         lake_root = str(Path(lake_root).resolve())  # views keep working from any folder
+    target_path = dbt_target_path(settings)
     environment = {
+        "DBT_TARGET_PATH": str(target_path),
+        "DBT_LOG_PATH": str(target_path.parent / "logs"),
+        "STREAMLAKE_TEST_SCOPE": test_scope,
         "STREAMLAKE_TARGET": settings.target,
         "STREAMLAKE_LAKE_ROOT": lake_root,
         "STREAMLAKE_DUCKDB_EXTENSION_DIR": str(Path(settings.duckdb_extension_dir).resolve()),
@@ -55,7 +87,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     return environment
 
 
-def run_dbt(settings: Settings, args: list[str]) -> None:
+def run_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") -> None:
     """Run a dbt command against this project and its profiles.yml.
 
     In a child process: dbt-duckdb keeps its DuckDB (and so the DuckLake catalog)
@@ -70,7 +102,7 @@ def run_dbt(settings: Settings, args: list[str]) -> None:
         "--profiles-dir",
         str(PROJECT_DIR),
     ]
-    env = {**os.environ, **dbt_environment(settings)}
+    env = {**os.environ, **dbt_environment(settings, test_scope)}
     completed = subprocess.run(command, env=env, cwd=PROJECT_DIR, check=False)
     if completed.returncode != 0:
         raise DbtFailed(f"dbt {' '.join(args)} failed with exit code {completed.returncode}")

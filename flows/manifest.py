@@ -7,12 +7,11 @@ checked against this list before any of them reaches SQL.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.lakehouse import PROJECT_DIR, run_dbt
+from flows.lakehouse import dbt_target_path, run_dbt
 from ingestion.settings import Settings
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
@@ -25,14 +24,13 @@ class GoldModel:
     columns: dict[str, str]
 
 
-def manifest_path() -> Path:
-    target = os.environ.get("DBT_TARGET_PATH", "target")
-    return PROJECT_DIR / target / "manifest.json"
+def manifest_path(settings: Settings) -> Path:
+    return dbt_target_path(settings) / "manifest.json"
 
 
 def _manifest(settings: Settings) -> dict:
     """The project's manifest; parses the project first when none exists yet."""
-    path = manifest_path()
+    path = manifest_path(settings)
     if not path.exists():
         run_dbt(settings, ["parse", "--quiet"])
     return json.loads(path.read_text(encoding="utf-8"))

@@ -18,20 +18,27 @@ from prefect.artifacts import create_markdown_artifact
 from flows.alerts import AlertResult, evaluate, load_rules, notify, record, rules_path
 from flows.bronze_check import BronzeCheck, check_bronze
 from flows.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
-from flows.lakehouse import DbtFailed, current_snapshot, open_lake, rows_changed_since
+from flows.lakehouse import (
+    DbtFailed,
+    TestScope,
+    current_snapshot,
+    open_lake,
+    rows_changed_since,
+)
 from flows.warehouse import warehouse_for
 from flows.writer_lock import WriterBusy, catalog_writer
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
-# The scheduled build: data tests on the rows this run changed, unit tests left
-# to CI (they test the code, which a schedule does not change).
+# The scheduled build: data tests on the rows this run changed (test scope
+# "changed"), the whole-table audits and the unit tests left to CI and full
+# builds (unit tests test the code, which a schedule does not change).
 SCHEDULED_BUILD = [
     "build",
     "--exclude-resource-type",
     "unit_test",
-    "--vars",
-    "{test_scope: changed}",
+    "--exclude",
+    "tag:full_audit",
 ]
 FULL_BUILD = ["build"]
 
@@ -50,12 +57,16 @@ class TransformReport:
 
 
 def build_with_retries(
-    settings: Settings, args: list[str], attempts: int = 3, backoff_seconds: float = 5
+    settings: Settings,
+    args: list[str],
+    attempts: int = 3,
+    backoff_seconds: float = 5,
+    test_scope: TestScope = "all",
 ) -> tuple[DbtInvocation, int]:
     """dbt, retried on transient errors only with a doubling wait; returns the last attempt."""
     logger = get_run_logger()
     for attempt in range(1, attempts + 1):
-        invocation = invoke_dbt(settings, args)
+        invocation = invoke_dbt(settings, args, test_scope)
         try:
             invocation.raise_for_failure()
         except DbtTransientError as error:
@@ -108,8 +119,8 @@ def transform(
         with catalog_writer(settings, "transform", wait, announce=logger.info):
             quarantine_unreadable_bronze(settings)
             before = _snapshot(settings)
-            args = FULL_BUILD if full else SCHEDULED_BUILD
-            invocation, attempts = build_with_retries(settings, args)
+            args, scope = (FULL_BUILD, "all") if full else (SCHEDULED_BUILD, "changed")
+            invocation, attempts = build_with_retries(settings, args, test_scope=scope)
             report = TransformReport("succeeded", invocation, attempts=attempts)
             report.rows_changed = _rows_changed(settings, before)
             create_markdown_artifact(

@@ -110,8 +110,10 @@ def test_run_is_the_main_job(tmp_path) -> None:
         (["maintenance", "--retention-hours", "-1"], "Invalid value"),
     ],
 )
-def test_bad_arguments_get_one_clear_error(args, message) -> None:
-    result = streamlake(*args)
+def test_bad_arguments_get_one_clear_error(tmp_path, args, message) -> None:
+    lake = tmp_path / "lake"
+    lake.mkdir()  # an empty lake: the arguments are refused before it is read
+    result = streamlake(*args, env={"STREAMLAKE_LAKE_ROOT": str(lake)})
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -41,22 +41,18 @@ WEEK = TimeRange(END - timedelta(days=7), END)
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("dashboards")
     settings = Settings(lake_root=str(root / "lake"))
-    with pytest.MonkeyPatch.context() as env:
-        # dbt's manifest and logs stay in the test's folder, not the repository's target/.
-        env.setenv("DBT_TARGET_PATH", str(root / "target"))
-        env.setenv("DBT_LOG_PATH", str(root / "logs"))
-        workload = WorkloadConfig(events=3_000, orders=300, end=END)
-        delivery = DeliveryConfig(
-            kinesis_batch_size=1_000,
-            dynamodb_batch_size=200,
-            duplicate_fraction=0.05,
-            out_of_order_fraction=0.05,
-            malformed_fraction=0.01,
-        )
-        report = feed(deliveries(generate(workload), delivery), settings)
-        assert not report.unlanded_batches
-        run_dbt(settings, ["build", "--exclude-resource-type", "unit_test", "--quiet"])
-        yield settings
+    workload = WorkloadConfig(events=3_000, orders=300, end=END)
+    delivery = DeliveryConfig(
+        kinesis_batch_size=1_000,
+        dynamodb_batch_size=200,
+        duplicate_fraction=0.05,
+        out_of_order_fraction=0.05,
+        malformed_fraction=0.01,
+    )
+    report = feed(deliveries(generate(workload), delivery), settings)
+    assert not report.unlanded_batches
+    run_dbt(settings, ["build", "--exclude-resource-type", "unit_test", "--quiet"])
+    yield settings
 
 
 def _panels() -> list[tuple[str, int, Query]]:

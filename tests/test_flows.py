@@ -527,7 +527,7 @@ def test_retries_cover_transient_failures_only(monkeypatch) -> None:
     for sequence, attempts in (([throttled, throttled, ok], 3), ([test_failed, ok], 1)):
         calls.clear()
         monkeypatch.setattr(
-            transform_module, "invoke_dbt", lambda s, a, seq=sequence: fake_invoke(s, a, seq)
+            transform_module, "invoke_dbt", lambda s, a, scope, seq=sequence: fake_invoke(s, a, seq)
         )
         invocation, used = transform_module.build_with_retries(Settings(), ["build"])
         assert (used, len(calls), invocation) == (attempts, attempts, sequence[attempts - 1])

@@ -7,6 +7,7 @@ change nothing.
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,16 +148,19 @@ def test_deletes_and_late_changes_reach_gold(built_in_one_go, tmp_path: Path) ->
 
 
 def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None:
-    from flows.lakehouse import PROJECT_DIR
+    from flows.lakehouse import dbt_target_path
+    from flows.transform import SCHEDULED_BUILD
 
     compiled_test = (
-        PROJECT_DIR
-        / "target/run/streamlake/dbt_project/models/silver"
+        dbt_target_path(built_in_one_go)
+        / "run/streamlake/dbt_project/models/silver"
         / "_silver__models.yml/unique_orders_order_id.sql"
     )
-    scheduled = ["build", "--quiet", "--select", "orders", "--vars", "{test_scope: changed}"]
-    run_dbt(built_in_one_go, scheduled)
+    audit = dbt_target_path(built_in_one_go) / "run/streamlake/dbt_project/tests"
+    shutil.rmtree(audit, ignore_errors=True)
+    run_dbt(built_in_one_go, [*SCHEDULED_BUILD, "--quiet", "--select", "orders"], "changed")
     assert "_processed_at >= timestamp" in compiled_test.read_text()
+    assert not audit.exists(), "a scheduled run leaves the whole-table audits out"
 
     run_dbt(built_in_one_go, ["build", "--quiet", "--select", "orders"])  # a full audit
     assert "_processed_at" not in compiled_test.read_text()

@@ -1,16 +1,19 @@
 {#- Which rows a data test looks at. By default every row (CI, `dbt build`).
-    With --vars '{test_scope: changed}', which a scheduled transform passes,
+    With STREAMLAKE_TEST_SCOPE=changed, which a scheduled transform sets,
     only the rows this run wrote in Silver and Gold, and in Bronze the rows
     landed since shortly before the run: a run's tests then cost what its new
     data costs, however large the tables grow. It overrides dbt's
     get_where_subquery, rendered when the test runs, so run_started_at is this
-    run's. -#}
+    run's. An environment variable, not a dbt var: dbt re-parses the whole
+    project whenever its command-line vars change. -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- if config.get('where') -%}
         {%- do conditions.append(config.get('where')) -%}
     {%- endif -%}
-    {%- if var('test_scope', 'all') == 'changed' -%}
+    {#- Read only when the test runs: read while parsing, dbt would re-parse every
+        schema file with tests whenever the scope changes. -#}
+    {%- if execute and env_var('STREAMLAKE_TEST_SCOPE', 'all') == 'changed' -%}
         {%- if relation.schema == layer_schema('bronze') -%}
             {%- do conditions.append(
                 "ingestion_time >= timestamp '" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S')
