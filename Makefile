@@ -2,7 +2,9 @@
 # Everything installs from this repository's own files: uv.lock pins every package,
 # and uv itself is bootstrapped with pip when the machine has none.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter itself, not a version manager's shim: uv compares this path with
+# the one .venv was made from, and recreates .venv on every `uv run` when they differ.
+PYTHON ?= $(shell $$(command -v python3.11 || command -v python3) -c 'import sys; print(sys.executable)')
 UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)

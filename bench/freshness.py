@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import socket
@@ -28,7 +29,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -52,27 +55,77 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Landing:
-    """The ingest loop in a thread: one slice every `interval` seconds."""
+def _land_forever(
+    settings: Settings,
+    interval: float,
+    events: int,
+    orders: int,
+    log_path: str,
+    landed: multiprocessing.Queue,
+    stop: EventType,
+) -> None:
+    """The ingest loop (in its own process): one slice every `interval` seconds."""
+    send_logs_to(open(log_path, "a", encoding="utf-8"))  # noqa: SIM115
+    store = LakeStore.from_settings(settings)
+    index = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        sent = land_slice(settings, store, index, events, orders)
+        landed.put((index, time.time(), sent, os.getpid()))
+        index += 1
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
-    def __init__(self, settings: Settings, interval: float, events: int, orders: int) -> None:
+
+class Landing:
+    """The ingest loop in a process of its own, as Lambda runs apart from the
+    transforms (in one process they would share one interpreter lock); `run`,
+    in a thread of the benchmark, starts it and collects what it has landed."""
+
+    def __init__(
+        self, settings: Settings, interval: float, events: int, orders: int, log_path: Path
+    ) -> None:
         self.settings, self.interval, self.events, self.orders = settings, interval, events, orders
+        self.log_path = log_path
         self.landed: list[tuple[int, float]] = []  # (slice, wall time its files were written)
         self.records = 0
+        self.pid: int | None = None
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
     def run(self) -> None:
-        store = LakeStore.from_settings(self.settings)
-        index = 0
-        while not self.stop.is_set():
-            started = time.monotonic()
-            sent = land_slice(self.settings, store, index, self.events, self.orders)
-            with self.lock:
-                self.landed.append((index, time.time()))
-                self.records += sent
-            index += 1
-            self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        context = multiprocessing.get_context("spawn")
+        queue, stop = context.Queue(), context.Event()
+        process = context.Process(
+            target=_land_forever,
+            args=(
+                self.settings,
+                self.interval,
+                self.events,
+                self.orders,
+                str(self.log_path),
+                queue,
+                stop,
+            ),
+            daemon=True,
+        )
+        process.start()
+        self.pid = process.pid
+        try:
+            while not self.stop.is_set():
+                if not process.is_alive():
+                    raise RuntimeError(f"the landing process died (exit {process.exitcode})")
+                try:
+                    index, landed_at, sent, _ = queue.get(timeout=0.5)
+                except Empty:
+                    continue
+                with self.lock:
+                    self.landed.append((index, landed_at))
+                    self.records += sent
+        finally:
+            stop.set()
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
 
 
 @dataclass
@@ -141,7 +194,6 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="streamlake-freshness-"))
-    send_logs_to(open(home / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
     settings = Settings(
         lake_root=str(home / "lake"),
         prefect_port=_free_port(),
@@ -153,7 +205,7 @@ def main() -> None:
     os.environ.update(server_environment(settings))
     from flows.transform import transform  # only now: Prefect reads the address on import
 
-    landing = Landing(settings, args.interval, args.events, args.orders)
+    landing = Landing(settings, args.interval, args.events, args.orders, home / "ingestion.jsonl")
     thread = threading.Thread(target=landing.run, daemon=True)
     thread.start()
     try:

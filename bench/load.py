@@ -11,9 +11,10 @@ their updates and deletes). Reported:
 - the Bronze backlog after each transform (slices landed but not yet in Gold):
   the first third of the run against the last third says whether it grows;
 - landing-to-Gold freshness (p50, p95, max);
-- memory: this process's resident size sampled every few seconds (first
-  minute against last minute; dbt runs in it, through prefect-dbt), and the peak
-  of its children (the Prefect server).
+- memory: resident size sampled every few seconds, first minute against last
+  minute, of this process (the transforms: dbt runs in it, through prefect-dbt)
+  and of the landing process (the simulator and the handlers), and the peak of
+  the children (the landing process, the Prefect server).
 
 Run: `uv run python bench/load.py [--minutes 10] [--rate 5000] [--interval 5]`.
 Targets (issue 8): at least 5,000 events/s sustained for 10 minutes, backlog not
@@ -47,7 +48,6 @@ sys.path.insert(0, str(BENCH))
 from freshness import Landing, Served, _free_port, p95, serve  # noqa: E402
 
 from flows.prefect_server import ensure_server, server_environment, stop_server  # noqa: E402
-from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 
 # Orders per slice relative to events: the demo workload's mix (about one order,
@@ -55,27 +55,39 @@ from ingestion.settings import Settings  # noqa: E402
 EVENTS_PER_ORDER = 25
 
 
-def rss_mb() -> float:
-    """This process's resident memory now (Linux), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now (Linux), in MB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # not started yet, or gone
+        return float("nan")
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
 class MemorySampler:
-    def __init__(self, every: float = 5) -> None:
-        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
-        self.every, self.stop = every, threading.Event()
+    """Resident memory of the transforms (this process) and of the landing process."""
+
+    def __init__(self, landing: Landing, every: float = 5) -> None:
+        # (seconds since start, this process MB, landing process MB)
+        self.samples: list[tuple[float, float, float]] = []
+        self.landing, self.every, self.stop = landing, every, threading.Event()
         self.started = time.monotonic()
 
     def run(self) -> None:
         while not self.stop.is_set():
-            self.samples.append((time.monotonic() - self.started, rss_mb()))
+            landing = rss_mb(self.landing.pid) if self.landing.pid else float("nan")
+            self.samples.append((time.monotonic() - self.started, rss_mb(), landing))
             self.stop.wait(self.every)
 
-    def window_mean(self, start: float, end: float) -> float | None:
-        values = [mb for at, mb in self.samples if start <= at < end]
+    def window_mean(self, start: float, end: float, column: int = 1) -> float | None:
+        values = [
+            sample[column]
+            for sample in self.samples
+            if start <= sample[0] < end and sample[column] == sample[column]  # not NaN
+        ]
         return round(statistics.mean(values), 1) if values else None
 
 
@@ -112,9 +124,12 @@ def report(
         "landing_to_gold_p50_s": round(statistics.median(latencies), 1) if latencies else None,
         "landing_to_gold_p95_s": round(p95(latencies), 1) if latencies else None,
         "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
-        "rss_mb_first_minute": memory.window_mean(0, 60),
-        "rss_mb_last_minute": memory.window_mean(seconds - 60, seconds + 1),
-        # dbt runs in this process (prefect-dbt); children are the Prefect server and the like.
+        # dbt runs in this process (prefect-dbt); the handlers in the landing process.
+        "transform_rss_mb_first_minute": memory.window_mean(0, 60),
+        "transform_rss_mb_last_minute": memory.window_mean(seconds - 60, seconds + 1),
+        "landing_rss_mb_first_minute": memory.window_mean(0, 60, column=2),
+        "landing_rss_mb_last_minute": memory.window_mean(seconds - 60, seconds + 1, column=2),
+        # The Prefect server and the landing process.
         "children_peak_rss_mb": round(children_kb / 1024),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -132,7 +147,6 @@ def main() -> None:
     events = round(args.rate * args.interval)
     orders = max(1, events // EVENTS_PER_ORDER)
     home = Path(tempfile.mkdtemp(prefix="streamlake-load-"))
-    send_logs_to(open(home / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
     settings = Settings(
         lake_root=str(home / "lake"), prefect_port=_free_port(), prefect_home=str(home / "prefect")
     )
@@ -142,8 +156,8 @@ def main() -> None:
     os.environ.update(server_environment(settings))
     from flows.transform import transform  # only now: Prefect reads the address on import
 
-    landing = Landing(settings, args.interval, events, orders)
-    memory = MemorySampler()
+    landing = Landing(settings, args.interval, events, orders, home / "ingestion.jsonl")
+    memory = MemorySampler(landing)
     threads = [threading.Thread(target=t.run, daemon=True) for t in (landing, memory)]
     for thread in threads:
         thread.start()
