@@ -46,6 +46,21 @@ def table_and_stream_label(event_source_arn: Any) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
+def _is_decimal(sequence: Any) -> bool:
+    # str.isdigit() also takes digits such as "²": they are no decimal sequence number.
+    return isinstance(sequence, str) and sequence.isascii() and sequence.isdigit()
+
+
+def _text(value: Any) -> str | None:
+    """Optional metadata of the wrong type is left out rather than failing the batch."""
+    return value if isinstance(value, str) else None
+
+
+def _int64(value: Any) -> int | None:
+    in_range = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+    return value if in_range else None
+
+
 class BadRecord(ValueError):
     """A record that goes to quarantine, with the reason as its message."""
 
@@ -74,7 +89,7 @@ def decode_record(
     if not isinstance(change, dict):
         raise BadRecord("record has no dynamodb object")
     sequence = change.get("SequenceNumber")
-    if not isinstance(sequence, str) or not sequence.isdigit():
+    if not _is_decimal(sequence):
         raise BadRecord("dynamodb.SequenceNumber missing or not a decimal number")
     keys = change.get("Keys")
     if not isinstance(keys, dict) or not keys:
@@ -86,7 +101,6 @@ def decode_record(
     except DynamoDecodeError as error:
         raise BadRecord(str(error)) from None
     identity = record.get("userIdentity")
-    size_bytes = change.get("SizeBytes")
     return {
         "table_name": table_name,
         "event_id": str(record.get("eventID") or f"{table_name}:{sequence}"),
@@ -97,10 +111,10 @@ def decode_record(
         "keys": keys_json,
         "new_image": new_image,
         "old_image": old_image,
-        "size_bytes": size_bytes if isinstance(size_bytes, int) else None,
-        "stream_view_type": change.get("StreamViewType"),
+        "size_bytes": _int64(change.get("SizeBytes")),
+        "stream_view_type": _text(change.get("StreamViewType")),
         # TTL expiries come from the service principal: a delete nobody asked for.
-        "user_identity": identity.get("principalId") if isinstance(identity, dict) else None,
+        "user_identity": _text(identity.get("principalId")) if isinstance(identity, dict) else None,
         "event_source_arn": record.get("eventSourceARN"),
         "ingestion_time": ingestion_time,
     }
@@ -109,7 +123,7 @@ def decode_record(
 def _sequence_of(record: Any) -> str | None:
     change = record.get("dynamodb") if isinstance(record, dict) else None
     sequence = change.get("SequenceNumber") if isinstance(change, dict) else None
-    return sequence if isinstance(sequence, str) and sequence.isdigit() else None
+    return sequence if _is_decimal(sequence) else None
 
 
 class _Group:
@@ -150,7 +164,7 @@ def build_groups(
                     "reason": str(error),
                     "sequence_number": sequence,
                     "shard_id": label,
-                    "event_source_arn": record.get("eventSourceARN")
+                    "event_source_arn": _text(record.get("eventSourceARN"))
                     if isinstance(record, dict)
                     else None,
                     "original_bytes": original,

@@ -39,6 +39,11 @@ def stream_name(event_source_arn: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _is_decimal(sequence: Any) -> bool:
+    # str.isdigit() also takes digits such as "²": they are no decimal sequence number.
+    return isinstance(sequence, str) and sequence.isascii() and sequence.isdigit()
+
+
 def _envelope_problem(record: Any) -> str | None:
     if not isinstance(record, dict):
         return f"record is {type(record).__name__}, not an object"
@@ -48,11 +53,17 @@ def _envelope_problem(record: Any) -> str | None:
     for name in ("data", "sequenceNumber"):
         if not isinstance(kinesis.get(name), str):
             return f"kinesis.{name} missing or not a string"
-    if not kinesis["sequenceNumber"].isdigit():
+    if not _is_decimal(kinesis["sequenceNumber"]):
         return "kinesis.sequenceNumber is not a decimal number"
+    partition_key = kinesis.get("partitionKey")
+    if partition_key is not None and not isinstance(partition_key, str):
+        return "kinesis.partitionKey is not a string"
     arrival = kinesis.get("approximateArrivalTimestamp")
     if arrival is not None and (isinstance(arrival, bool) or not isinstance(arrival, int | float)):
         return "kinesis.approximateArrivalTimestamp is not a number"
+    # It lands as int64 microseconds: NaN, infinities and larger values do not fit.
+    if arrival is not None and not abs(arrival) * 1_000_000 < 2**63:
+        return "kinesis.approximateArrivalTimestamp is out of range"
     if (
         not isinstance(record.get("eventSourceARN"), str)
         or stream_name(record["eventSourceARN"]) is None
@@ -191,7 +202,8 @@ def _broken_envelopes_group(
         (stream_name(row["event_source_arn"]) for row in rows if row["event_source_arn"]), None
     )
     source = settings.source_for(stream) if stream else UNKNOWN_SOURCE
-    sequences = [row["sequence_number"] for row in rows if row["sequence_number"]]
+    # Only decimal ones name the file: any other text could hold "/", ".." or NUL.
+    sequences = [row["sequence_number"] for row in rows if _is_decimal(row["sequence_number"])]
     identity = (
         BatchIdentity.of(source, "malformed", sequences)
         if sequences

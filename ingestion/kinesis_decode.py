@@ -115,7 +115,10 @@ with decoded as (
     from texted
 ), checked as (
     select *,
-        try_cast(fields.event_time as timestamptz) as event_time,
+        -- DuckDB also reads 'infinity', BC dates and five-digit years: no event's time.
+        try_cast(fields.event_time as timestamptz) as parsed_time,
+        case when parsed_time between '0001-01-01 00:00:00+00' and '9999-12-31 23:59:59.999999+00'
+            then parsed_time end as event_time,
         coalesce(
             regexp_full_match(types::varchar, '{_WELL_FORMED_TYPES}')
             and fields.event_id <> '' and fields.user_id <> '',
