@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ingestion.dynamodb_decode import DynamoDecodeError, image_to_json
 from ingestion.invocation import LandingGroup, run_handler
-from ingestion.landing import BatchIdentity, content_digest, quarantine_table
+from ingestion.landing import BatchIdentity, content_digest, is_decimal, quarantine_table
 from ingestion.schemas import DYNAMODB_CHANGES
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -44,11 +44,6 @@ def table_and_stream_label(event_source_arn: Any) -> tuple[str, str] | None:
         return None
     match = _TABLE_IN_ARN.search(event_source_arn)
     return (match.group(1), match.group(2)) if match else None
-
-
-def _is_decimal(sequence: Any) -> bool:
-    # str.isdigit() also takes digits such as "²": they are no decimal sequence number.
-    return isinstance(sequence, str) and sequence.isascii() and sequence.isdigit()
 
 
 def _text(value: Any) -> str | None:
@@ -89,7 +84,7 @@ def decode_record(
     if not isinstance(change, dict):
         raise BadRecord("record has no dynamodb object")
     sequence = change.get("SequenceNumber")
-    if not _is_decimal(sequence):
+    if not is_decimal(sequence):
         raise BadRecord("dynamodb.SequenceNumber missing or not a decimal number")
     keys = change.get("Keys")
     if not isinstance(keys, dict) or not keys:
@@ -123,7 +118,7 @@ def decode_record(
 def _sequence_of(record: Any) -> str | None:
     change = record.get("dynamodb") if isinstance(record, dict) else None
     sequence = change.get("SequenceNumber") if isinstance(change, dict) else None
-    return sequence if _is_decimal(sequence) else None
+    return sequence if is_decimal(sequence) else None
 
 
 class _Group:

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from ingestion.invocation import LandingGroup, run_handler
 from ingestion.kinesis_decode import KinesisColumns, decode_events
-from ingestion.landing import BatchIdentity, content_digest, quarantine_table
+from ingestion.landing import BatchIdentity, content_digest, is_decimal, quarantine_table
 from ingestion.schemas import EVENTS, QUARANTINE
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -39,11 +39,6 @@ def stream_name(event_source_arn: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _is_decimal(sequence: Any) -> bool:
-    # str.isdigit() also takes digits such as "²": they are no decimal sequence number.
-    return isinstance(sequence, str) and sequence.isascii() and sequence.isdigit()
-
-
 def _envelope_problem(record: Any) -> str | None:
     if not isinstance(record, dict):
         return f"record is {type(record).__name__}, not an object"
@@ -53,7 +48,7 @@ def _envelope_problem(record: Any) -> str | None:
     for name in ("data", "sequenceNumber"):
         if not isinstance(kinesis.get(name), str):
             return f"kinesis.{name} missing or not a string"
-    if not _is_decimal(kinesis["sequenceNumber"]):
+    if not is_decimal(kinesis["sequenceNumber"]):
         return "kinesis.sequenceNumber is not a decimal number"
     partition_key = kinesis.get("partitionKey")
     if partition_key is not None and not isinstance(partition_key, str):
@@ -203,7 +198,7 @@ def _broken_envelopes_group(
     )
     source = settings.source_for(stream) if stream else UNKNOWN_SOURCE
     # Only decimal ones name the file: any other text could hold "/", ".." or NUL.
-    sequences = [row["sequence_number"] for row in rows if _is_decimal(row["sequence_number"])]
+    sequences = [row["sequence_number"] for row in rows if is_decimal(row["sequence_number"])]
     identity = (
         BatchIdentity.of(source, "malformed", sequences)
         if sequences

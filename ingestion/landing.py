@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +26,13 @@ _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 # Kinesis sequence numbers have up to 56 digits, DynamoDB's up to 40.
 _SEQUENCE_WIDTH = 64
+
+
+def is_decimal(sequence: Any) -> bool:
+    """A sequence number as the streams write them: ASCII digits only (str.isdigit()
+    also takes digits such as "²", and a file named for other text could hold "/",
+    ".." or NUL)."""
+    return isinstance(sequence, str) and sequence.isascii() and sequence.isdigit()
 
 
 def sequence_key(sequence_number: str) -> tuple[int, str]:
