@@ -47,7 +47,11 @@ def warehouse_files(settings: Settings) -> int:
 
 
 def ducklake_upkeep(settings: Settings, retention_hours: float) -> TableUpkeep:
-    """Merge small files, expire old snapshots, delete the files nothing needs."""
+    """Merge small files, expire old snapshots, delete the files nothing needs.
+
+    Each step is a DuckLake transaction: killed anywhere, the lake holds what it
+    held, and the next upkeep finishes the work (tests/test_reliability.py).
+    """
     cutoff = datetime.now(UTC) - timedelta(hours=retention_hours)
     files_before = warehouse_files(settings)
     with open_lake(settings, read_only=False) as con:
@@ -57,6 +61,12 @@ def ducklake_upkeep(settings: Settings, retention_hours: float) -> TableUpkeep:
         # Files of expired snapshots are needed by no snapshot that remains: they
         # go now, including those the merge above has just replaced.
         con.execute("call ducklake_cleanup_old_files('lake', older_than => ?)", [datetime.now(UTC)])
+        # Files no snapshot ever listed: what a writer killed before its commit left
+        # behind (a dbt build, or this upkeep's merge). The writer lock keeps every
+        # other writer out meanwhile, so none of them can be a file still being written.
+        con.execute(
+            "call ducklake_delete_orphaned_files('lake', older_than => ?)", [datetime.now(UTC)]
+        )
         (snapshots_after,) = con.execute("select count(*) from lake.snapshots()").fetchone()
     return TableUpkeep(files_before, warehouse_files(settings), snapshots_before, snapshots_after)
 

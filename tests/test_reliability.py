@@ -33,7 +33,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from flows.bronze_check import check_bronze, problem, quarantined_files
-from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
+from flows.duckdb_connect import connect
+from flows.lakehouse import PROJECT_DIR, catalog_path, dbt_environment, open_lake, run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import FeedReport, feed
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
@@ -537,6 +538,101 @@ def test_compaction_killed_after_any_delete_recovers(tmp_path, kill_after: int) 
     after = Counter(read_area(store, "bronze", "events").column("event_id").to_pylist())
     assert after == before
     assert len(store.list_files("bronze/events", ".parquet")) == 1
+
+
+# --- DuckLake upkeep killed at any moment (no dbt) --------------------------------------------
+
+UPKEEP_KILLED_AT = """
+    import threading, time
+    from flows.maintenance import ducklake_upkeep
+    from ingestion.settings import Settings
+
+    settings = Settings()
+    threading.Timer({delay}, die).start()
+    started = time.monotonic()
+    ducklake_upkeep(settings, 0)
+    print("upkeep finished in", time.monotonic() - started)
+    os._exit(0)  # the timer thread is not waited for
+"""
+
+
+def small_file_lake(root: Path) -> Settings:
+    """A DuckLake with work for every upkeep step: many small files of one table in
+    as many snapshots, deletes and an update (old files to expire and remove), and a
+    file no snapshot lists (what a writer killed before its commit leaves)."""
+    settings = Settings(lake_root=str(root / "lake"))
+    catalog = catalog_path(settings)
+    catalog.parent.mkdir(parents=True)
+    con = connect(extension_dir=settings.duckdb_extension_dir)
+    con.execute(
+        f"attach 'ducklake:{catalog}' as lake (data_path '{Path(settings.lake_root)}/warehouse/')"
+    )
+    con.execute("create schema lake.gold")
+    con.execute("create table lake.gold.counts (id integer, day date, amount decimal(18, 2))")
+    for batch in range(40):
+        con.execute(
+            "insert into lake.gold.counts select i, date '2026-11-01' + cast(i % 9 as integer), i * 1.25 "
+            f"from range({batch * 50}, {(batch + 1) * 50}) t(i)"
+        )
+    con.execute("delete from lake.gold.counts where id % 7 = 0")
+    con.execute("update lake.gold.counts set amount = amount + 1 where id % 11 = 0")
+    con.close()
+    orphan = Path(settings.lake_root) / "warehouse" / "gold" / "counts" / "ducklake-orphan.parquet"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"id": [1]}), orphan)
+    return settings
+
+
+def lake_state(settings: Settings) -> tuple[list[tuple], int, int, int]:
+    """The table's rows, its snapshots, the files no snapshot needs any more, and the
+    files nothing lists."""
+    now = datetime.now(UTC)
+    with open_lake(settings, read_only=False) as con:
+        rows = con.execute("select * from lake.gold.counts order by id").fetchall()
+        (snapshots,) = con.execute("select count(*) from lake.snapshots()").fetchone()
+        old = con.execute(
+            "call ducklake_cleanup_old_files('lake', dry_run => true, older_than => ?)", [now]
+        ).fetchall()
+        orphans = con.execute(
+            "call ducklake_delete_orphaned_files('lake', dry_run => true, older_than => ?)", [now]
+        ).fetchall()
+    return rows, snapshots, len(old), len(orphans)
+
+
+@pytest.fixture(scope="module")
+def upkeep_seconds(tmp_path_factory) -> float:
+    """How long an upkeep of the small-file lake takes here, once its imports are done."""
+    settings = small_file_lake(tmp_path_factory.mktemp("timed"))
+    finished = python_killed(UPKEEP_KILLED_AT.format(delay=600), settings.lake_root)
+    assert finished.returncode == 0, finished.stderr
+    return float(finished.stdout.split("upkeep finished in")[1])
+
+
+@fault(
+    "DuckLake upkeep (merge, snapshot expiry, old and orphaned file deletion) killed "
+    "(SIGKILL) at a random moment (hypothesis)",
+    "no row changes; the next upkeep leaves no old or orphaned file",
+)
+@hypothesis_settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+# Moments spread over the whole upkeep, in tenths of the time it takes here; a late
+# one may find it finished, which must be fine too.
+@given(moment=st.sampled_from([tenth / 10 for tenth in range(12)]))
+def test_upkeep_killed_at_any_moment_recovers(tmp_path, upkeep_seconds, moment: float) -> None:
+    from flows.maintenance import ducklake_upkeep
+
+    settings = small_file_lake(tmp_path / os.urandom(4).hex())
+    rows, snapshots, _, orphans = lake_state(settings)
+    assert snapshots > 40 and orphans == 1, "the lake gives every upkeep step work"
+    killed = python_killed(
+        UPKEEP_KILLED_AT.format(delay=moment * upkeep_seconds), settings.lake_root
+    )
+    assert killed.returncode in (-9, 0), killed.stderr
+    assert lake_state(settings)[0] == rows, "a killed upkeep changed no row"
+
+    ducklake_upkeep(settings, 0)
+    assert lake_state(settings) == (rows, 1, 0, 0)
 
 
 # --- the Bronze check on its own (no dbt) ---------------------------------------------------
