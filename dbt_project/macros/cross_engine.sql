@@ -129,17 +129,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A model's Iceberg partition spec (e.g. ['day(order_date)']) on Athena.
-    DuckLake tables stay unpartitioned: dbt-duckdb would apply partitioned_by
-    to them, which the local build does not want. -#}
-{% macro iceberg_partitioning(transforms) -%}
-    {{ return(adapter.dispatch('iceberg_partitioning', 'streamlake')(transforms)) }}
+{#- A model's partition spec: Iceberg's transforms (e.g. ['day(order_date)'])
+    on Athena; on DuckLake the `ducklake` columns, none unless given. Locally
+    only Silver events is partitioned (by event_date), so that the Gold models
+    that recompute a few changed days read those days' files alone; the other
+    tables are small enough that a partition per day would mostly add files. -#}
+{% macro iceberg_partitioning(transforms, ducklake=none) -%}
+    {{ return(adapter.dispatch('iceberg_partitioning', 'streamlake')(transforms, ducklake)) }}
 {%- endmacro %}
 
-{% macro default__iceberg_partitioning(transforms) -%}
+{% macro default__iceberg_partitioning(transforms, ducklake) -%}
     {{ return(transforms) }}
 {%- endmacro %}
 
-{% macro duckdb__iceberg_partitioning(transforms) -%}
-    {{ return(none) }}
+{% macro duckdb__iceberg_partitioning(transforms, ducklake) -%}
+    {{ return(ducklake) }}
 {%- endmacro %}

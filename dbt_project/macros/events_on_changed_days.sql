@@ -1,14 +1,38 @@
+{#- The days whose Silver events changed since this Gold model last ran, as
+    a list of 'YYYY-MM-DD' (none on a first run or a full refresh: every day).
+    Read when the model runs and rendered as literals, so that both engines
+    prune Silver events' day partitions with them; a join on a subquery of the
+    changed days would read every day. -#}
+{% macro changed_event_days() -%}
+    {%- set processed_after = watermark('_processed_at') -%}
+    {%- if processed_after is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set changed = run_query(
+        "select distinct event_date from " ~ ref('events')
+        ~ " where " ~ after_watermark('_processed_at', processed_after)
+        ~ " order by event_date") -%}
+    {{ return(changed.columns[0].values() | map('string') | list) }}
+{%- endmacro %}
+
+{#- `<column>` is one of the days (true for none: every day; false for no day). -#}
+{% macro date_in(column, days) -%}
+    {%- if days is none -%}
+        1 = 1
+    {%- elif days | length == 0 -%}
+        1 = 0
+    {%- else -%}
+        {{ column }} in (
+            {%- for day in days %}date '{{ day }}'{{ ', ' if not loop.last }}{% endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The Silver events of the days whose events changed since this Gold model
     last ran (every day on a first run): event models recompute those days whole,
     however old they are. -#}
 {% macro events_on_changed_days() -%}
-    {%- set processed_after = watermark('_processed_at') -%}
     select events.*
     from {{ ref('events') }} as events
-    inner join (
-        select distinct event_date
-        from {{ ref('events') }}
-        where {{ after_watermark('_processed_at', processed_after) }}
-    ) as changed_days
-        on events.event_date = changed_days.event_date
+    where {{ date_in('events.event_date', changed_event_days()) }}
 {%- endmacro %}
