@@ -73,8 +73,16 @@ class MemorySampler:
     def __init__(self, landing: Landing, every: float = 5) -> None:
         # (seconds since start, this process MB, landing process MB)
         self.samples: list[tuple[float, float, float]] = []
+        self.between_runs: list[tuple[float, float]] = []  # (seconds since start, MB)
         self.landing, self.every, self.stop = landing, every, threading.Event()
         self.started = time.monotonic()
+
+    def after_transform(self) -> float:
+        """This process's memory between transforms, when dbt holds nothing: a
+        steadier figure than the samples, which land anywhere inside a build."""
+        mb = rss_mb()
+        self.between_runs.append((time.monotonic() - self.started, mb))
+        return mb
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -91,7 +99,7 @@ class MemorySampler:
         return round(statistics.mean(values), 1) if values else None
 
 
-def third_means(values: list[tuple[float, int]], seconds: float) -> tuple[float | None, ...]:
+def third_means(values: list[tuple[float, float]], seconds: float) -> tuple[float | None, ...]:
     """Mean of values in the first and last third of the run (by time)."""
     first = [v for at, v in values if at < seconds / 3]
     last = [v for at, v in values if at >= 2 * seconds / 3]
@@ -108,6 +116,7 @@ def report(
         per_minute[minute] = per_minute.get(minute, 0) + events
     latencies, runs = served.latencies, served.runs
     backlog_first, backlog_last = third_means(served.backlog, seconds)
+    between_first, between_last = third_means(memory.between_runs, seconds)
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
@@ -125,6 +134,8 @@ def report(
         "landing_to_gold_p95_s": round(p95(latencies), 1) if latencies else None,
         "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
         # dbt runs in this process (prefect-dbt); the handlers in the landing process.
+        "transform_rss_mb_between_runs_first_third": between_first,
+        "transform_rss_mb_between_runs_last_third": between_last,
         "transform_rss_mb_first_minute": memory.window_mean(0, 60),
         "transform_rss_mb_last_minute": memory.window_mean(seconds - 60, seconds + 1),
         "landing_rss_mb_first_minute": memory.window_mean(0, 60, column=2),
@@ -170,7 +181,7 @@ def main() -> None:
             lambda served: (
                 f"{time.monotonic() - served.started:6.0f} s: transform "
                 f"{served.runs[-1]:.1f} s, backlog {served.backlog[-1][1]} slices, "
-                f"{landing.records:,} records landed, RSS {rss_mb():.0f} MB"
+                f"{landing.records:,} records landed, RSS {memory.after_transform():.0f} MB"
             ),
         )
     finally:
