@@ -129,19 +129,21 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A model's partition spec: Iceberg's transforms (e.g. ['day(order_date)'])
-    on Athena; on DuckLake the `ducklake` columns, none unless given. Locally
-    only Silver events is partitioned (by event_date), so that the Gold models
-    that recompute a few changed days read those days' files alone; the other
-    tables are small enough that a partition per day would mostly add files. -#}
-{% macro iceberg_partitioning(transforms, ducklake=none) -%}
-    {{ return(adapter.dispatch('iceberg_partitioning', 'streamlake')(transforms, ducklake)) }}
+{#- A model's Iceberg partition spec (e.g. ['day(order_date)']) on Athena.
+    DuckLake tables stay unpartitioned: dbt-duckdb would apply partitioned_by
+    to them, and a partition per day would have every incremental run write a
+    small file into each day it touches (late events touch weeks of days),
+    where an unpartitioned table gets one file per run. Measured on Silver
+    events: the Gold models that recompute changed days were hardly faster
+    with it, their cost being the aggregation, not the read. -#}
+{% macro iceberg_partitioning(transforms) -%}
+    {{ return(adapter.dispatch('iceberg_partitioning', 'streamlake')(transforms)) }}
 {%- endmacro %}
 
-{% macro default__iceberg_partitioning(transforms, ducklake) -%}
+{% macro default__iceberg_partitioning(transforms) -%}
     {{ return(transforms) }}
 {%- endmacro %}
 
-{% macro duckdb__iceberg_partitioning(transforms, ducklake) -%}
-    {{ return(ducklake) }}
+{% macro duckdb__iceberg_partitioning(transforms) -%}
+    {{ return(none) }}
 {%- endmacro %}

@@ -1,8 +1,8 @@
 {#- The days whose Silver events changed since this Gold model last ran, as
     a list of 'YYYY-MM-DD' (none on a first run or a full refresh: every day).
-    Read when the model runs and rendered as literals, so that both engines
-    prune Silver events' day partitions with them; a join on a subquery of the
-    changed days would read every day. -#}
+    Read when the model runs and rendered as literals, so that Athena prunes
+    Silver events' day partitions and DuckDB skips files and row groups by their
+    statistics; a join on a subquery of the changed days reads every day. -#}
 {% macro changed_event_days() -%}
     {%- set processed_after = watermark('_processed_at') -%}
     {%- if processed_after is none -%}

@@ -54,26 +54,18 @@ span_edges as (
         1 as weekly_change,
         1 as monthly_change
     from spans
-    union all
-    select
-        case
-            when next_active_date < {{ dbt.dateadd('day', 7, 'activity_date') }}
-                then next_active_date
-            else {{ dbt.dateadd('day', 7, 'activity_date') }}
-        end as edge_date,
-        -1 as weekly_change,
-        0 as monthly_change
-    from spans
-    union all
-    select
-        case
-            when next_active_date < {{ dbt.dateadd('day', 30, 'activity_date') }}
-                then next_active_date
-            else {{ dbt.dateadd('day', 30, 'activity_date') }}
-        end as edge_date,
-        0 as weekly_change,
-        -1 as monthly_change
-    from spans
+    {%- for window, days in [('weekly', 7), ('monthly', 30)] %}
+        union all
+        select
+            case
+                when next_active_date < {{ dbt.dateadd('day', days, 'activity_date') }}
+                    then next_active_date
+                else {{ dbt.dateadd('day', days, 'activity_date') }}
+            end as edge_date,
+            {{ -1 if window == 'weekly' else 0 }} as weekly_change,
+            {{ -1 if window == 'monthly' else 0 }} as monthly_change
+        from spans
+    {%- endfor %}
 ),
 
 changes_per_day as (

@@ -3,7 +3,7 @@
         unique_key='event_id',
         merge_update_condition=earlier_delivery_condition(),
         update_condition=earlier_delivery_condition(),
-        partitioned_by=iceberg_partitioning(['day(event_date)'], ducklake=['event_date']),
+        partitioned_by=iceberg_partitioning(['day(event_date)']),
     )
 }}
 
