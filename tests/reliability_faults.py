@@ -7,6 +7,7 @@ that block in place. tests/test_reliability_readme.py fails when they differ.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ class Fault:
     test: str
     what: str
     outcome: str
+    module: str
+
+
+# The modules that declare faults, in the README's order. The table is sorted by
+# it, since pytest imports them in its own order.
+MODULES = ("tests.test_reliability", "tests.test_flows", "tests.test_bad_input")
 
 
 FAULTS: list[Fault] = []
@@ -31,20 +38,23 @@ Test = TypeVar("Test", bound=Callable[..., object])
 
 def fault(what: str, outcome: str) -> Callable[[Test], Test]:
     def register(test: Test) -> Test:
-        FAULTS.append(Fault(getattr(test, "__name__", repr(test)), what, outcome))
+        name, module = getattr(test, "__name__", repr(test)), getattr(test, "__module__", "")
+        FAULTS.append(Fault(name, what, outcome, module))
         return test
 
     return register
 
 
 def render() -> str:
-    import tests.test_reliability  # noqa: F401  (registers the faults)
+    for module in MODULES:
+        importlib.import_module(module)  # registers its faults
 
     # Under `python -m` this file is __main__: the registry the tests filled is the module's.
     from tests.reliability_faults import FAULTS as registered
 
+    ordered = sorted(registered, key=lambda f: MODULES.index(f.module))  # stable: file order
     lines = [BEGIN, "", "| fault injected | outcome (asserted) | test |", "|---|---|---|"]
-    lines += [f"| {f.what} | {f.outcome} | `{f.test}` |" for f in registered]
+    lines += [f"| {f.what} | {f.outcome} | `{f.test}` |" for f in ordered]
     return "\n".join([*lines, "", END])
 
 

@@ -37,6 +37,7 @@ from ingestion import dynamodb_decode, dynamodb_streams, kinesis, kinesis_decode
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 from tests.conftest import event_payload, kinesis_rec, order_change
+from tests.reliability_faults import fault
 from tests.test_kinesis_handler import bad_records
 
 # bad_records() builds its oversize record for this limit; the DynamoDB corpus uses it too.
@@ -394,6 +395,12 @@ def assert_quarantined_once_with_reason(corpus: list[BadInput], quarantine: pa.T
     assert not wrong, wrong
 
 
+@fault(
+    "a corpus of malformed Kinesis records, one for every reason the handler gives, "
+    "among good ones in one batch",
+    "no batch failure; every good record in Bronze once, every bad one in quarantine once "
+    "with its reason and original bytes",
+)
 def test_kinesis_corpus_is_quarantined_whole_and_every_good_record_lands(kinesis_landing) -> None:
     assert_landed_cleanly(kinesis_landing)
     assert Counter(kinesis_landing.bronze.column("event_id").to_pylist()) == Counter(
@@ -402,6 +409,12 @@ def test_kinesis_corpus_is_quarantined_whole_and_every_good_record_lands(kinesis
     assert_quarantined_once_with_reason(kinesis_corpus(), kinesis_landing.quarantine)
 
 
+@fault(
+    "a corpus of malformed DynamoDB stream records, one for every reason the handler gives, "
+    "among good ones in one batch",
+    "no batch failure; every good record in Bronze once, every bad one in quarantine once "
+    "with its reason and original bytes",
+)
 def test_dynamodb_corpus_is_quarantined_whole_and_every_good_record_lands(
     dynamodb_landing,
 ) -> None:
@@ -598,6 +611,11 @@ FUZZ = hypothesis_settings(
 )
 
 
+@fault(
+    "DynamoDB stream records damaged anywhere: any field replaced by any JSON value or "
+    "removed (hypothesis)",
+    "never a crash; received = landed + quarantined, every intact record lands",
+)
 @FUZZ
 @given(data=st.data(), damaged_count=st.integers(1, 6))
 def test_damaged_dynamodb_records_never_crash_and_none_is_lost(
@@ -639,6 +657,11 @@ def envelope_fields_in(record: Any) -> list[tuple]:
     return [path for path in ENVELOPE_FIELDS if path in present]
 
 
+@fault(
+    "Kinesis envelopes damaged anywhere (data, sequence number, partition key, arrival "
+    "time, source ARN, the whole record) (hypothesis)",
+    "never a crash; received = landed + quarantined, every intact record lands",
+)
 @FUZZ
 @given(data=st.data(), damaged_count=st.integers(1, 6))
 def test_damaged_kinesis_envelopes_never_crash_and_none_is_lost(

@@ -36,6 +36,7 @@ from ingestion.landing import BatchIdentity, land_batch
 from ingestion.schemas import EVENTS
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
+from tests.reliability_faults import fault
 from tests.test_lakehouse import snapshot
 
 pytestmark = pytest.mark.slow
@@ -102,6 +103,10 @@ def monkeypatch_module():
         yield patch
 
 
+@fault(
+    "two transforms triggered at once (two `streamlake transform` processes)",
+    "one waits for the writer lock, saying for whom; Silver and Gold equal one plain build's",
+)
 def test_overlapping_transforms_leave_what_one_build_leaves(served, reference) -> None:
     assert snapshot(served) == snapshot(reference)
 
