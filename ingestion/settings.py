@@ -20,8 +20,13 @@ _SOURCE_NAME = re.compile(r"[^a-z0-9_]+")
 
 
 def normalise_source_name(name: str) -> str:
-    """Glue and dbt want lowercase names of letters, digits and underscores."""
-    return _SOURCE_NAME.sub("_", name.lower()).strip("_")
+    """Glue and dbt want lowercase names of letters, digits and underscores.
+
+    A name of punctuation only (`---` is a legal DynamoDB table name) keeps its
+    bytes in hex instead of becoming empty, so its files still get a folder of
+    their own under bronze/ (and the same one on every delivery).
+    """
+    return _SOURCE_NAME.sub("_", name.lower()).strip("_") or f"source_{name.encode().hex()}"
 
 
 class Settings(BaseSettings):

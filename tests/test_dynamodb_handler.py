@@ -64,6 +64,14 @@ def test_each_table_lands_under_its_own_source(settings, read) -> None:
     assert read("bronze", "customers").num_rows == 1
 
 
+def test_a_table_named_in_punctuation_only_gets_a_folder_of_its_own(settings, store, read) -> None:
+    dashes = order_change(6)
+    dashes["eventSourceARN"] = dashes["eventSourceARN"].replace("table/orders", "table/---")
+    assert land([dashes], settings) == {"batchItemFailures": []}
+    assert read("bronze", "source_2d2d2d").num_rows == 1
+    assert all("//" not in path for path in store.list_files("bronze"))
+
+
 def test_ttl_expiry_is_marked_by_its_principal(settings, read) -> None:
     expired = order_change(1, "REMOVE")
     expired["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
