@@ -180,6 +180,25 @@ def serve(
     return served
 
 
+def start_pipeline(prefix: str) -> tuple[Path, Settings, Any]:
+    """A lake in a new temporary folder with a Prefect server of its own; the
+    transform flow, imported only once the server's address is set (Prefect
+    reads it on import)."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    settings = Settings(
+        lake_root=str(home / "lake"),
+        prefect_port=_free_port(),
+        prefect_home=str(home / "prefect"),
+    )
+    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
+    print(f"lake {home}; a Prefect server on port {settings.prefect_port}", flush=True)
+    ensure_server(settings)
+    os.environ.update(server_environment(settings))
+    from flows.transform import transform
+
+    return home, settings, transform
+
+
 def p95(values: list[float]) -> float | None:
     ordered = sorted(values)
     return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else None
@@ -193,18 +212,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20, help="orders per slice")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="streamlake-freshness-"))
-    settings = Settings(
-        lake_root=str(home / "lake"),
-        prefect_port=_free_port(),
-        prefect_home=str(home / "prefect"),
-    )
-    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
-    print(f"starting a Prefect server on port {settings.prefect_port}", flush=True)
-    ensure_server(settings)
-    os.environ.update(server_environment(settings))
-    from flows.transform import transform  # only now: Prefect reads the address on import
-
+    home, settings, transform = start_pipeline("streamlake-freshness-")
     landing = Landing(settings, args.interval, args.events, args.orders, home / "ingestion.jsonl")
     thread = threading.Thread(target=landing.run, daemon=True)
     thread.start()

@@ -30,7 +30,6 @@ import platform
 import resource
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -45,10 +44,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from freshness import Landing, Served, _free_port, p95, serve  # noqa: E402
+from freshness import Landing, Served, p95, serve, start_pipeline  # noqa: E402
 
-from flows.prefect_server import ensure_server, server_environment, stop_server  # noqa: E402
-from ingestion.settings import Settings  # noqa: E402
+from flows.prefect_server import stop_server  # noqa: E402
 
 # Orders per slice relative to events: the demo workload's mix (about one order,
 # with its changes, per 25 events).
@@ -157,16 +155,8 @@ def main() -> None:
 
     events = round(args.rate * args.interval)
     orders = max(1, events // EVENTS_PER_ORDER)
-    home = Path(tempfile.mkdtemp(prefix="streamlake-load-"))
-    settings = Settings(
-        lake_root=str(home / "lake"), prefect_port=_free_port(), prefect_home=str(home / "prefect")
-    )
-    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
-    print(f"lake {home}; {events:,} events and {orders:,} orders every {args.interval} s")
-    ensure_server(settings)
-    os.environ.update(server_environment(settings))
-    from flows.transform import transform  # only now: Prefect reads the address on import
-
+    home, settings, transform = start_pipeline("streamlake-load-")
+    print(f"{events:,} events and {orders:,} orders every {args.interval} s", flush=True)
     landing = Landing(settings, args.interval, events, orders, home / "ingestion.jsonl")
     memory = MemorySampler(landing)
     threads = [threading.Thread(target=t.run, daemon=True) for t in (landing, memory)]
