@@ -4,7 +4,10 @@
 
 # The interpreter itself, not a version manager's shim: uv compares this path with
 # the one .venv was made from, and recreates .venv on every `uv run` when they differ.
-PYTHON ?= $(shell $$(command -v python3.11 || command -v python3) -c 'import sys; print(sys.executable)')
+# Resolved once (`?=` would run the shell again at every use of the variable).
+ifndef PYTHON
+PYTHON := $(shell $$(command -v python3.11 || command -v python3) -c 'import sys; print(sys.executable)')
+endif
 UV_VERSION := 0.13.8
 TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)

@@ -35,7 +35,7 @@ from flows.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402
 from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.simulator.feed import feed  # noqa: E402
 from flows.simulator.workload import WorkloadConfig, generate  # noqa: E402
-from flows.transform import SCHEDULED_BUILD  # noqa: E402
+from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 
@@ -157,7 +157,7 @@ def main() -> None:
     time.sleep(lookback)
     # The scheduled transform's build (models and the data tests of the changed
     # rows) and a bare `dbt run`, alternately, each after its own increment.
-    commands = (("dbt build", SCHEDULED_BUILD, "changed"), ("dbt run", ["run"], "all"))
+    commands = (("dbt build", SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE), ("dbt run", ["run"], "all"))
     increments: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in commands}
     # Seeds (and so sequence numbers and order ids) no earlier run of the bench used.
     first_seed = 1_000 + int(time.time()) % 1_000 * 10 if reused else 900

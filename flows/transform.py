@@ -40,6 +40,8 @@ SCHEDULED_BUILD = [
     "--exclude",
     "tag:full_audit",
 ]
+# What goes with it, wherever it runs (the flow, the benchmark, the tests).
+SCHEDULED_TEST_SCOPE: TestScope = "changed"
 FULL_BUILD = ["build"]
 
 
@@ -119,7 +121,7 @@ def transform(
         with catalog_writer(settings, "transform", wait, announce=logger.info):
             quarantine_unreadable_bronze(settings)
             before = _snapshot(settings)
-            args, scope = (FULL_BUILD, "all") if full else (SCHEDULED_BUILD, "changed")
+            args, scope = (FULL_BUILD, "all") if full else (SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE)
             invocation, attempts = build_with_retries(settings, args, test_scope=scope)
             report = TransformReport("succeeded", invocation, attempts=attempts)
             report.rows_changed = _rows_changed(settings, before)

@@ -149,7 +149,7 @@ def test_deletes_and_late_changes_reach_gold(built_in_one_go, tmp_path: Path) ->
 
 def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None:
     from flows.lakehouse import dbt_target_path
-    from flows.transform import SCHEDULED_BUILD
+    from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE
 
     compiled_test = (
         dbt_target_path(built_in_one_go)
@@ -158,7 +158,8 @@ def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None
     )
     audit = dbt_target_path(built_in_one_go) / "run/streamlake/dbt_project/tests"
     shutil.rmtree(audit, ignore_errors=True)
-    run_dbt(built_in_one_go, [*SCHEDULED_BUILD, "--quiet", "--select", "orders"], "changed")
+    scheduled = [*SCHEDULED_BUILD, "--quiet", "--select", "orders"]
+    run_dbt(built_in_one_go, scheduled, SCHEDULED_TEST_SCOPE)
     assert "_processed_at >= timestamp" in compiled_test.read_text()
     assert not audit.exists(), "a scheduled run leaves the whole-table audits out"
 
