@@ -1,13 +1,16 @@
 """dbt build on the local lakehouse: a full build, then an incremental run, with peak memory.
 
 Bronze gets 1,000,000 events and 100,000 orders (about 30% of them updated
-after they are placed, 2% deleted) times --scale, landed through the real
-handlers in slices. Then: a full `dbt build` (models and tests), and --rounds
-rounds of increments of 10,000 new events and about 1,000 order changes, each
-followed by the scheduled transform's `dbt build` (data tests on the changed
-rows, no unit tests or whole-table audits: those check logic and history, and
-run in CI and full builds) or by a `dbt run`; the median and the slowest of each.
-Run: `uv run python bench/dbt_build.py [--scale 10] [--lake DIR] [--rounds 3]`.
+after they are placed, 2% deleted) over 60 days, times --scale, landed through
+the real handlers in slices: by default a history --scale times as long at the
+same daily volume, landed in time order (tables grow as a pipeline runs), or
+with --growth volume --scale times the events of each of the same 60 days.
+Then: a full `dbt build` (models and tests), and --rounds rounds of increments
+of 10,000 new events and about 1,000 order changes, each followed by the
+scheduled transform's `dbt build` (data tests on the changed rows, no unit
+tests or whole-table audits: those check logic and history, and run in CI and
+full builds) or by a `dbt run`; the median and the slowest of each.
+Run: `uv run python bench/dbt_build.py [--scale 10] [--growth volume] [--lake DIR] [--rounds 3]`.
 Targets (issue 3): full build <= 30 s, incremental <= 10 s flat as tables grow,
 peak memory < 2 GB.
 """
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -39,6 +43,7 @@ from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 
+BASE_DAYS = 60
 SLICE_EVENTS = 250_000
 SLICE_ORDERS = 25_000
 
@@ -61,11 +66,25 @@ def land(settings: Settings, config: WorkloadConfig) -> int:
     return sum(workload.counts().values())
 
 
-def land_base(settings: Settings, scale: int) -> tuple[int, float]:
+def land_base(settings: Settings, scale: int, growth: str) -> tuple[int, float]:
+    """Land `scale` times the base volume.
+
+    growth "history": the application as it is, `scale` times as long (60 days
+    times scale, the same events a day), landed in time order as it happened;
+    growth "volume": `scale` times as busy over the same 60 days.
+    """
     events, orders = 1_000_000 * scale, 100_000 * scale
     slices = max(events // SLICE_EVENTS, orders // SLICE_ORDERS)
+    history_days = BASE_DAYS * (scale if growth == "history" else 1)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     started, records = time.perf_counter(), 0
     for index in range(slices):
+        if growth == "history":
+            # slice `index` holds its own stretch of the history
+            days = history_days / slices
+            end, span = now - timedelta(days=days * (slices - 1 - index)), max(1, round(days))
+        else:
+            end, span = now, history_days
         records += land(
             settings,
             WorkloadConfig(
@@ -74,7 +93,8 @@ def land_base(settings: Settings, scale: int) -> tuple[int, float]:
                 products=2_000,
                 orders=orders // slices,
                 events=events // slices,
-                days=60,
+                days=span,
+                end=end,
                 update_fraction=0.30,
                 delete_fraction=0.02,
                 sequence_start=index * 10_000_000,
@@ -135,6 +155,14 @@ def main() -> None:
         "earlier run is reused (its --scale is what it was landed at): no landing, and the "
         "full build is a --full-refresh",
     )
+    parser.add_argument(
+        "--growth",
+        choices=("history", "volume"),
+        default="history",
+        help="how the tables are --scale times larger: a history --scale times as long at "
+        "the same daily volume, as tables grow in a running pipeline (default), or --scale "
+        "times the daily volume over the same 60 days",
+    )
     args = parser.parse_args()
     lake = Path(args.lake) if args.lake else Path(tempfile.mkdtemp(prefix="streamlake-bench-"))
     settings = Settings(lake_root=str(lake / "lake"), log_level="WARNING")
@@ -146,8 +174,8 @@ def main() -> None:
         records, landing = count_bronze(settings), float("nan")
         full, full_peak = dbt(settings, "build", "--full-refresh")
     else:
-        print(f"landing Bronze at scale {args.scale} into {lake}")
-        records, landing = land_base(settings, args.scale)
+        print(f"landing Bronze at scale {args.scale} ({args.growth}) into {lake}")
+        records, landing = land_base(settings, args.scale, args.growth)
         full, full_peak = dbt(settings, "build")
 
     # Steady state: the base landed longer ago than the models' watermark

@@ -165,3 +165,33 @@ def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None
 
     run_dbt(built_in_one_go, ["build", "--quiet", "--select", "orders"])  # a full audit
     assert "_processed_at" not in compiled_test.read_text()
+
+
+def _view_changes_after(settings: Settings, snapshot_id: int) -> list[dict]:
+    with open_lake(settings) as con:
+        changes = con.execute(
+            "select changes from lake.snapshots() where snapshot_id > ?", [snapshot_id]
+        ).fetchall()
+    return [change for (change,) in changes if any("view" in kind for kind in change)]
+
+
+def test_staging_views_are_replaced_only_when_their_definition_changes(built_in_one_go) -> None:
+    views = ["run", "--quiet", "--select", "config.materialized:view"]
+    with open_lake(built_in_one_go) as con:
+        latest = con.execute("select max(snapshot_id) from lake.snapshots()").fetchone()[0]
+        rows = con.execute("select count(*) from lake.bronze.stg_events").fetchone()[0]
+    run_dbt(built_in_one_go, views)
+    assert _view_changes_after(built_in_one_go, latest) == [], "unchanged views were replaced"
+
+    # A view whose recorded definition is not the project's (an older release of it).
+    with open_lake(built_in_one_go, read_only=False) as con:
+        con.execute("comment on view lake.bronze.stg_events is 'an older definition'")
+        latest = con.execute("select max(snapshot_id) from lake.snapshots()").fetchone()[0]
+    run_dbt(built_in_one_go, views)
+    assert len(_view_changes_after(built_in_one_go, latest)) == 1, "only stg_events is replaced"
+    with open_lake(built_in_one_go) as con:
+        assert con.execute("select count(*) from lake.bronze.stg_events").fetchone()[0] == rows
+        comment = con.execute(
+            "select comment from duckdb_views() where view_name = 'stg_events'"
+        ).fetchone()[0]
+    assert comment.startswith("streamlake view definition ")

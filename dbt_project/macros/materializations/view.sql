@@ -1,0 +1,50 @@
+{#- Views on DuckDB (the Bronze staging models), re-created only when their
+    definition changed. A staging view's SQL changes with the project or the
+    lake root, not with the data, yet dbt's own view materialization replaces
+    the view in every run: on DuckLake that is four catalog commits per view,
+    each re-reading every Bronze file's footer to bind the view's query. The
+    view's comment holds a digest of the SQL it was created from. -#}
+{% materialization view, adapter='duckdb' -%}
+    {%- set target_relation = this.incorporate(type='view') -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set definition = 'streamlake view definition ' ~ local_md5(sql) -%}
+    {%- set unchanged = existing_relation is not none
+        and existing_relation.is_view
+        and not should_full_refresh()
+        and view_comment(target_relation) == definition -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- if unchanged %}
+        {%- call noop_statement('main', 'unchanged') -%}
+            -- {{ target_relation }} already holds this definition
+        {%- endcall %}
+    {%- else %}
+        {%- if existing_relation is not none and not existing_relation.is_view %}
+            {{ adapter.drop_relation(existing_relation) }}
+        {%- endif %}
+        {%- call statement('main') -%}
+            create or replace view {{ target_relation }} as (
+                {{ sql }}
+            );
+            comment on view {{ target_relation }} is '{{ definition }}'
+        {%- endcall %}
+    {%- endif %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do adapter.commit() %}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{%- endmaterialization %}
+
+{#- The comment on a view, or none. -#}
+{% macro view_comment(relation) -%}
+    {%- set found = run_query(
+        "select comment from duckdb_views()"
+        ~ " where database_name = '" ~ relation.database ~ "'"
+        ~ " and schema_name = '" ~ relation.schema ~ "'"
+        ~ " and view_name = '" ~ relation.identifier ~ "'") -%}
+    {{ return(found.columns[0].values()[0] if found.rows | length > 0 else none) }}
+{%- endmacro %}
