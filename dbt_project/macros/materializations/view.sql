@@ -1,9 +1,10 @@
 {#- Views on DuckDB (the Bronze staging models), re-created only when their
     definition changed. A staging view's SQL changes with the project or the
     lake root, not with the data, yet dbt's own view materialization replaces
-    the view in every run: on DuckLake that is four catalog commits per view,
+    the view in every run: on DuckLake several catalog changes per view,
     each re-reading every Bronze file's footer to bind the view's query. The
-    view's comment holds a digest of the SQL it was created from. -#}
+    view's comment holds a digest of the SQL it was created from (so a
+    persisted description there would only make every run replace the view). -#}
 {% materialization view, adapter='duckdb' -%}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
