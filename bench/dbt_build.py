@@ -164,6 +164,9 @@ def main() -> None:
         "times the daily volume over the same 60 days",
     )
     args = parser.parse_args()
+    for name in ("scale", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     lake = Path(args.lake) if args.lake else Path(tempfile.mkdtemp(prefix="streamlake-bench-"))
     settings = Settings(lake_root=str(lake / "lake"), log_level="WARNING")
     send_logs_to(open(os.devnull, "w"))  # noqa: SIM115
