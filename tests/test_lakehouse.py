@@ -7,13 +7,16 @@ change nothing.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from flows.lakehouse import open_lake, run_dbt
+from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
@@ -195,3 +198,76 @@ def test_staging_views_are_replaced_only_when_their_definition_changes(built_in_
             "select comment from duckdb_views() where view_name = 'stg_events'"
         ).fetchone()[0]
     assert comment.startswith("streamlake view definition ")
+
+
+@pytest.fixture(scope="module")
+def half_built(plan, tmp_path_factory) -> Settings:
+    """A lake built from the first half of the plan, for tests that change it."""
+    settings = Settings(lake_root=str(tmp_path_factory.mktemp("half") / "lake"))
+    feed(plan[: len(plan) // 2], settings)
+    run_dbt(settings, ["run", "--quiet", "--select", "+daily_sales_by_region"])
+    return settings
+
+
+def test_an_incremental_run_adds_the_models_new_columns(plan, half_built) -> None:
+    # The table as an older release of the model built it, without `amount`.
+    with open_lake(half_built, read_only=False) as con:
+        con.execute("alter table lake.silver.orders drop column amount")
+    feed(plan[len(plan) // 2 :], half_built)
+    run_dbt(half_built, ["run", "--quiet", "--select", "orders"])
+    with open_lake(half_built) as con:
+        amount_type = con.execute(
+            "select data_type from information_schema.columns where table_catalog = 'lake' "
+            "and table_schema = 'silver' and table_name = 'orders' and column_name = 'amount'"
+        ).fetchone()
+        merged, with_amount = con.execute(
+            "select count(*), count(amount) from lake.silver.orders "
+            "where _processed_at = (select max(_processed_at) from lake.silver.orders)"
+        ).fetchone()
+    assert amount_type == ("DECIMAL(18,2)",)
+    assert merged > 0
+    assert with_amount > 0, "the rows this run merged carry the new column"
+
+
+def test_an_incremental_run_holds_a_gold_model_to_its_contract(half_built, tmp_path) -> None:
+    # A release whose daily_sales_by_region gives order_count as text.
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "dbt_project", project / "dbt_project")
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    model = project / "dbt_project/models/gold/daily_sales_by_region.sql"
+    counted = "count(live_orders.order_id) as order_count"
+    assert counted in model.read_text()
+    model.write_text(
+        model.read_text().replace(
+            counted, "cast(count(live_orders.order_id) as varchar) as order_count"
+        )
+    )
+    with open_lake(half_built) as con:
+        before = con.execute(
+            "select * from lake.gold.daily_sales_by_region order by all"
+        ).fetchall()
+
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    completed = subprocess.run(
+        [
+            dbt,
+            "run",
+            "--select",
+            "daily_sales_by_region",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+        ],
+        env={**os.environ, **dbt_environment(half_built)},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "contract" in completed.stdout and "order_count" in completed.stdout
+    with open_lake(half_built) as con:
+        after = con.execute("select * from lake.gold.daily_sales_by_region order by all").fetchall()
+    assert after == before
