@@ -6,9 +6,10 @@
     Here one query gets both column lists, new columns are added
     (on_schema_change append_new_columns) and the merge runs, so that a
     scheduled run spends its time on the data. First builds, full refreshes and
-    any configuration this path does not cover (another strategy or
-    on_schema_change, Python models) go to dbt-duckdb's materialization as
-    before. Athena keeps dbt-athena's. -#}
+    any configuration this path does not cover (a strategy other than merge, no
+    unique_key, grants, on_schema_change fail or sync_all_columns, Python
+    models) go to dbt-duckdb's materialization as before. Athena keeps
+    dbt-athena's. -#}
 {% materialization incremental, adapter='duckdb' -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set on_schema_change = config.get('on_schema_change') or 'ignore' -%}
