@@ -42,14 +42,18 @@
     {%- endcall %}
 
     {%- set columns = incremental_columns(new_rows, target_relation) -%}
-    {%- set added_columns = [] -%}
-    {%- for column in columns.new_rows if column.name | lower not in columns.target_names -%}
-        {%- do added_columns.append(column) -%}
-    {%- endfor -%}
-    {%- if added_columns and on_schema_change == 'append_new_columns' %}
-        {%- do alter_relation_add_remove_columns(target_relation, added_columns, none) -%}
+    {%- set dest_columns = columns.target -%}
+    {%- if on_schema_change == 'append_new_columns' %}
+        {%- set target_names = columns.target | map(attribute='name') | map('lower') | list -%}
+        {%- set added_columns = [] -%}
+        {%- for column in columns.new_rows if column.name | lower not in target_names -%}
+            {%- do added_columns.append(column) -%}
+        {%- endfor -%}
+        {%- if added_columns %}
+            {%- do alter_relation_add_remove_columns(target_relation, added_columns, none) -%}
+            {%- set dest_columns = dest_columns + added_columns -%}
+        {%- endif %}
     {%- endif %}
-    {%- set dest_columns = columns.target + (added_columns if on_schema_change == 'append_new_columns' else []) -%}
 
     {%- set merge_sql = adapter.get_incremental_strategy_macro(context, 'merge')({
         'target_relation': target_relation,
@@ -71,7 +75,7 @@
 {%- endmaterialization %}
 
 {#- The columns of the new rows and of the target, in one catalog query:
-    {'new_rows': [Column], 'target': [Column], 'target_names': [lowercase name]}. -#}
+    {'new_rows': [Column], 'target': [Column]}. -#}
 {% macro incremental_columns(new_rows, target) -%}
     {%- set found = run_query(
         "select database_name = 'temp' as is_new_rows, column_name, data_type"
@@ -82,15 +86,9 @@
         ~ " and schema_name = '" ~ target.schema ~ "'"
         ~ " and table_name = '" ~ target.identifier ~ "')"
         ~ " order by is_new_rows, column_index") -%}
-    {%- set columns = {'new_rows': [], 'target': [], 'target_names': []} -%}
+    {%- set columns = {'new_rows': [], 'target': []} -%}
     {%- for row in found.rows -%}
-        {%- set column = api.Column.create(row[1], row[2]) -%}
-        {%- if row[0] -%}
-            {%- do columns.new_rows.append(column) -%}
-        {%- else -%}
-            {%- do columns.target.append(column) -%}
-            {%- do columns.target_names.append(row[1] | lower) -%}
-        {%- endif -%}
+        {%- do columns['new_rows' if row[0] else 'target'].append(api.Column.create(row[1], row[2])) -%}
     {%- endfor -%}
     {{ return(columns) }}
 {%- endmacro %}
