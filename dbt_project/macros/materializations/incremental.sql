@@ -3,13 +3,14 @@
     catalog pays its own catalog work, and dbt-duckdb's incremental run asks for
     the columns of the new rows and of the target table four times over
     (expanding column types, then checking for schema changes) before it merges.
-    Here one query gets both column lists, new columns are added
-    (on_schema_change append_new_columns) and the merge runs, so that a
-    scheduled run spends its time on the data. First builds, full refreshes and
-    any configuration this path does not cover (a strategy other than merge, no
-    unique_key, grants, on_schema_change fail or sync_all_columns, Python
-    models) go to dbt-duckdb's materialization as before. Athena keeps
-    dbt-athena's. -#}
+    Here one query gets the columns of the new rows, of the target and of the
+    model's contract where it has one (dbt's own contract check runs two
+    DESCRIBEs), new columns are added (on_schema_change append_new_columns)
+    and the merge runs, so that a scheduled run spends its time on the data.
+    First builds, full refreshes and any configuration this path does not
+    cover (a strategy other than merge, no unique_key, grants, on_schema_change
+    fail or sync_all_columns, Python models) go to dbt-duckdb's materialization
+    as before. Athena keeps dbt-athena's. -#}
 {% materialization incremental, adapter='duckdb' -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set on_schema_change = config.get('on_schema_change') or 'ignore' -%}
@@ -32,16 +33,17 @@
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-    {%- if config.get('contract').enforced %}
-        {{ get_assert_columns_equivalent(sql) }}
-    {%- endif %}
     {%- call statement('new_rows') -%}
         create or replace temporary table {{ new_rows.identifier }} as (
             {{ sql }}
         )
     {%- endcall %}
 
-    {%- set columns = incremental_columns(new_rows, target_relation) -%}
+    {%- set contract = model['columns'] if config.get('contract').enforced else none -%}
+    {%- set columns = incremental_columns(new_rows, target_relation, contract) -%}
+    {%- if contract is not none %}
+        {%- do assert_new_rows_match_contract(columns.new_rows, columns.contract) -%}
+    {%- endif %}
     {%- set dest_columns = columns.target -%}
     {%- if on_schema_change == 'append_new_columns' %}
         {%- set target_names = columns.target | map(attribute='name') | map('lower') | list -%}
@@ -74,21 +76,46 @@
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}
 
-{#- The columns of the new rows and of the target, in one catalog query:
-    {'new_rows': [Column], 'target': [Column]}. -#}
-{% macro incremental_columns(new_rows, target) -%}
+{#- The columns of the new rows, of the target and of the contract (its
+    declared types as DuckDB names them, as dbt's check gets them), in one
+    query: {'new_rows': [Column], 'target': [Column], 'contract': [Column]}.
+    pragma_table_info binds the two tables only; duckdb_columns() would bind
+    every view, and a staging view binds by reading every Bronze footer. -#}
+{% macro incremental_columns(new_rows, target, contract=none) -%}
+    {%- set declared = [] -%}
+    {%- for column in (contract or {}).values() -%}
+        {%- if not column.data_type -%}
+            {%- do exceptions.column_type_missing(column_names=[column.name]) -%}
+        {%- endif -%}
+        {%- do declared.append(
+            " union all select 'contract', " ~ loop.index ~ ", '" ~ column.name | replace("'", "''")
+            ~ "', typeof(" ~ cast('null', column.data_type) ~ ")") -%}
+    {%- endfor -%}
     {%- set found = run_query(
-        "select database_name = 'temp' as is_new_rows, column_name, data_type"
-        ~ " from duckdb_columns()"
-        ~ " where (database_name = 'temp' and schema_name = 'main'"
-        ~ " and table_name = '" ~ new_rows.identifier ~ "')"
-        ~ " or (database_name = '" ~ target.database ~ "'"
-        ~ " and schema_name = '" ~ target.schema ~ "'"
-        ~ " and table_name = '" ~ target.identifier ~ "')"
-        ~ " order by is_new_rows, column_index") -%}
-    {%- set columns = {'new_rows': [], 'target': []} -%}
+        "select 'new_rows' as kind, cid, name, type"
+        ~ " from pragma_table_info('temp.main." ~ new_rows.identifier ~ "')"
+        ~ " union all select 'target', cid, name, type from pragma_table_info('"
+        ~ target.database ~ "." ~ target.schema ~ "." ~ target.identifier ~ "')"
+        ~ declared | join('')
+        ~ " order by kind, cid") -%}
+    {%- set columns = {'new_rows': [], 'target': [], 'contract': []} -%}
     {%- for row in found.rows -%}
-        {%- do columns['new_rows' if row[0] else 'target'].append(api.Column.create(row[1], row[2])) -%}
+        {%- do columns[row[0]].append(api.Column.create(row[2], row[3])) -%}
     {%- endfor -%}
     {{ return(columns) }}
+{%- endmacro %}
+
+{#- dbt's contract check (assert_columns_equivalent: the same columns, by
+    name, with the same types, and the same error), on column lists already
+    fetched. -#}
+{% macro assert_new_rows_match_contract(new_rows, contract) -%}
+    {%- set sql_columns = format_columns(new_rows) -%}
+    {%- set yaml_columns = format_columns(contract) -%}
+    {%- set yaml_formatted = yaml_columns | map(attribute='formatted') | list -%}
+    {%- if not contract or sql_columns | length != yaml_columns | length -%}
+        {%- do exceptions.raise_contract_error(yaml_columns, sql_columns) -%}
+    {%- endif -%}
+    {%- for column in sql_columns if column.formatted not in yaml_formatted -%}
+        {%- do exceptions.raise_contract_error(yaml_columns, sql_columns) -%}
+    {%- endfor -%}
 {%- endmacro %}
