@@ -38,6 +38,7 @@ changed_orders as (
     where {{ after_watermark('products._processed_at', processed_after) }}
 ),
 
+-- The changed orders first, so that the lookups below run over those alone.
 enriched as (
     select
         orders.order_id,
@@ -55,11 +56,22 @@ enriched as (
         orders.updated_at,
         orders.is_deleted,
         orders.deleted_at
-    from orders
+    from changed_orders
+    inner join orders on changed_orders.order_id = orders.order_id
     left join customers on orders.customer_id = customers.customer_id
     left join products on orders.product_id = products.product_id
-    inner join changed_orders on orders.order_id = changed_orders.order_id
-)
+){% if is_incremental() %},
+
+-- Where each changed order was before (its day and region), read for the
+-- changed orders only.
+previous as (
+    select
+        order_id,
+        order_date,
+        region
+    from {{ this }}
+    where order_id in (select changed_orders.order_id from changed_orders)
+){% endif %}
 
 select
     enriched.order_id,
@@ -87,5 +99,5 @@ select
     {{ run_timestamp() }} as _processed_at
 from enriched
 {% if is_incremental() %}
-    left join {{ this }} as previous on enriched.order_id = previous.order_id
+    left join previous on enriched.order_id = previous.order_id
 {% endif %}
