@@ -3,8 +3,10 @@
 Bronze gets 1,000,000 events and 100,000 orders (about 30% of them updated
 after they are placed, 2% deleted) over 60 days, times --scale, landed through
 the real handlers in slices: by default a history --scale times as long at the
-same daily volume, landed in time order (tables grow as a pipeline runs), or
-with --growth volume --scale times the events of each of the same 60 days.
+same daily volume, landed as it happened, each slice stamped with the end of
+its stretch and so under that day's partition (tables grow as a pipeline
+runs), or with --growth volume --scale times the events of each of the same
+60 days, landed now.
 Then: a full `dbt build` (models and tests), and --rounds rounds of increments
 of 10,000 new events and about 1,000 order changes, each followed by the
 scheduled transform's `dbt build` (data tests on the changed rows, no unit
@@ -40,6 +42,7 @@ from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.simulator.feed import feed  # noqa: E402
 from flows.simulator.workload import WorkloadConfig, generate  # noqa: E402
 from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: E402
+from ingestion.invocation import Clock, utc_now  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 
@@ -59,10 +62,10 @@ sys.exit(0 if result.success else 1)
 """
 
 
-def land(settings: Settings, config: WorkloadConfig) -> int:
+def land(settings: Settings, config: WorkloadConfig, clock: Clock = utc_now) -> int:
     workload = generate(config)
     plan = deliveries(workload, DeliveryConfig(seed=config.seed))
-    feed(plan, settings)
+    feed(plan, settings, clock=clock)
     return sum(workload.counts().values())
 
 
@@ -70,8 +73,10 @@ def land_base(settings: Settings, scale: int, growth: str) -> tuple[int, float]:
     """Land `scale` times the base volume.
 
     growth "history": the application as it is, `scale` times as long (60 days
-    times scale, the same events a day), landed in time order as it happened;
-    growth "volume": `scale` times as busy over the same 60 days.
+    times scale, the same events a day), landed as it happened: each slice at
+    the end of its stretch, so under that day's dt partition, as a running
+    pipeline would have landed it (today's partition holds today's files only);
+    growth "volume": `scale` times as busy over the same 60 days, landed now.
     """
     events, orders = 1_000_000 * scale, 100_000 * scale
     slices = max(events // SLICE_EVENTS, orders // SLICE_ORDERS)
@@ -101,6 +106,7 @@ def land_base(settings: Settings, scale: int, growth: str) -> tuple[int, float]:
                 order_offset=index * (orders // slices),
                 emit_reference_data=index == 0,
             ),
+            clock=(lambda end=end: end) if growth == "history" else utc_now,
         )
         print(f"  landed slice {index + 1}/{slices}", flush=True)
     return records, time.perf_counter() - started

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from ingestion.dynamodb_decode import DynamoDecodeError, image_to_json
-from ingestion.invocation import LandingGroup, run_handler
+from ingestion.invocation import Clock, LandingGroup, run_handler, utc_now
 from ingestion.landing import BatchIdentity, content_digest, is_decimal, quarantine_table
 from ingestion.schemas import DYNAMODB_CHANGES
 from ingestion.settings import Settings
@@ -35,8 +35,9 @@ def handler(
     *,
     settings: Settings | None = None,
     store: LakeStore | None = None,
+    clock: Clock = utc_now,
 ) -> dict[str, list[dict[str, str]]]:
-    return run_handler("dynamodb_streams", event, context, build_groups, settings, store)
+    return run_handler("dynamodb_streams", event, context, build_groups, settings, store, clock)
 
 
 def table_and_stream_label(event_source_arn: Any) -> tuple[str, str] | None:

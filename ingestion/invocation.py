@@ -22,6 +22,14 @@ from ingestion.observability import (
 from ingestion.settings import Settings, get_settings
 from ingestion.store import LakeStore
 
+# What stamps the landed rows (and so picks their dt partition): the wall clock,
+# except where a simulation lands history as it happened.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 class InvalidEventError(ValueError):
     """The event is not a stream batch at all (a wiring mistake, not a bad record)."""
@@ -65,6 +73,7 @@ def land_groups(
     store: LakeStore,
     settings: Settings,
     started: float,
+    clock: Clock = utc_now,
 ) -> dict[str, list[dict[str, str]]]:
     """Land every group; a group that cannot be written is reported for retry.
 
@@ -81,7 +90,7 @@ def land_groups(
                 group.identity,
                 group.good,
                 group.bad,
-                datetime.now(UTC),
+                clock(),
                 settings.parquet_compression,
             )
         except Exception as error:
@@ -119,18 +128,25 @@ def run_handler(
     build_groups: Callable[[list[Any], Settings, datetime], list[LandingGroup]],
     settings: Settings | None = None,
     store: LakeStore | None = None,
+    clock: Clock = utc_now,
 ) -> dict[str, list[dict[str, str]]]:
-    """The body both Lambda entry points share; tests may pass settings and a store."""
+    """The body both Lambda entry points share; tests may pass settings, a store and a clock."""
     started = time.perf_counter()
     add_context_keys(context)
     settings = settings or get_settings()
     configure(settings)
     records = records_of(event)
     # Decoding stamps rows with this time; landing restamps them just before the write.
-    groups = build_groups(records, settings, datetime.now(UTC)) if records else []
+    groups = build_groups(records, settings, clock()) if records else []
     try:
         return land_groups(
-            source_kind, len(records), groups, store or store_for(settings), settings, started
+            source_kind,
+            len(records),
+            groups,
+            store or store_for(settings),
+            settings,
+            started,
+            clock,
         )
     finally:
         metrics.flush_metrics()

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.invocation import LandingGroup, run_handler
+from ingestion.invocation import Clock, LandingGroup, run_handler, utc_now
 from ingestion.kinesis_decode import KinesisColumns, decode_events
 from ingestion.landing import BatchIdentity, content_digest, is_decimal, quarantine_table
 from ingestion.schemas import EVENTS, QUARANTINE
@@ -30,8 +30,9 @@ def handler(
     *,
     settings: Settings | None = None,
     store: LakeStore | None = None,
+    clock: Clock = utc_now,
 ) -> dict[str, list[dict[str, str]]]:
-    return run_handler("kinesis", event, context, build_groups, settings, store)
+    return run_handler("kinesis", event, context, build_groups, settings, store, clock)
 
 
 def stream_name(event_source_arn: str) -> str | None:

@@ -135,3 +135,19 @@ def test_faulty_delivery_lands_exactly_what_clean_delivery_lands(tmp_path) -> No
     )
     assert injected > 0
     assert quarantined == injected
+
+
+def test_history_lands_under_the_time_it_is_landed_at(tmp_path) -> None:
+    """A simulated history lands as a running pipeline would have landed it:
+    each slice in its own day's partition, stamped with that time."""
+    settings = Settings(lake_root=str(tmp_path / "lake"))
+    landed_at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    plan = deliveries(generate(SMALL), DeliveryConfig(malformed_fraction=0.02))
+    feed(plan, settings, clock=lambda: landed_at)
+
+    store = LakeStore.from_settings(settings)
+    for area, source in (("bronze", "events"), ("bronze", "orders"), ("quarantine", "events")):
+        paths = store.list_files(f"{area}/{source}", suffix=".parquet")
+        assert paths and all("/dt=2026-03-04/" in path for path in paths), (area, source)
+        stamps = read_area(store, area, source).column("ingestion_time").to_pylist()
+        assert set(stamps) == {landed_at}, (area, source)

@@ -14,7 +14,7 @@ from typing import Any
 
 from flows.simulator.delivery import Delivery, sequence_of
 from ingestion import dynamodb_streams, kinesis
-from ingestion.invocation import store_for
+from ingestion.invocation import Clock, store_for, utc_now
 from ingestion.landing import sequence_key
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -68,6 +68,7 @@ def feed(
     store: LakeStore | None = None,
     max_attempts: int = 3,
     on_delivery: Callable[[Delivery], None] | None = None,
+    clock: Clock = utc_now,
 ) -> FeedReport:
     store = store or store_for(settings)
     report = FeedReport()
@@ -79,7 +80,9 @@ def feed(
         for attempt in range(1, max_attempts + 1):
             report.invocations += 1
             report.records_sent += len(records)
-            response = handler({"Records": records}, LocalContext(), settings=settings, store=store)
+            response = handler(
+                {"Records": records}, LocalContext(), settings=settings, store=store, clock=clock
+            )
             failures = response["batchItemFailures"]
             if not failures:
                 break
