@@ -11,16 +11,21 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
+from flows.inventory import inventory
 from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
+from ingestion.invocation import utc_now
 from ingestion.settings import Settings
+from ingestion.store import LakeStore
+from tests.conftest import read_area
 
 pytestmark = pytest.mark.slow
 
@@ -98,11 +103,15 @@ def built_in_one_go(plan, tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def built_in_steps(plan, tmp_path_factory) -> Settings:
+    """The plan landed and built in three steps, the first two days ago (so
+    Bronze spans two dt partitions, as a running pipeline's does)."""
     settings = Settings(lake_root=str(tmp_path_factory.mktemp("steps") / "lake"))
     steps = 3
     size = -(-len(plan) // steps)
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
     for start in range(0, len(plan), size):
-        feed(plan[start : start + size], settings)
+        clock = (lambda: two_days_ago) if start == 0 else utc_now
+        feed(plan[start : start + size], settings, clock=clock)
         run_dbt(settings, ["build", "--quiet"])
     return settings
 
@@ -271,3 +280,22 @@ def test_an_incremental_run_holds_a_gold_model_to_its_contract(half_built, tmp_p
     with open_lake(half_built) as con:
         after = con.execute("select * from lake.gold.daily_sales_by_region order by all").fetchall()
     assert after == before
+
+
+def test_pipeline_health_counts_what_bronze_holds(built_in_steps) -> None:
+    """Rows and files landed come from the Bronze footers and the newest
+    ingestion time from the newest day's partition: checked against the files."""
+    store = LakeStore.from_settings(built_in_steps)
+    landed = [entry for entry in inventory(store) if entry.area == "bronze"]
+    assert [len(entry.days) for entry in landed if entry.source == "events"] == [2]
+    expected = {}
+    for entry in landed:
+        stamps = read_area(store, "bronze", entry.source).column("ingestion_time")
+        newest = pc.max(stamps).as_py().replace(tzinfo=None)
+        expected[entry.source] = (entry.rows, entry.files, newest)
+    with open_lake(built_in_steps) as con:
+        found = con.execute(
+            "select bronze_source, rows_landed, files_landed, newest_ingestion_time "
+            "from lake.gold.pipeline_health"
+        ).fetchall()
+    assert {source: tuple(figures) for source, *figures in found} == expected

@@ -21,6 +21,71 @@
     )
 {%- endmacro %}
 
+{#- Per Bronze source (staged: source name -> its staging model): rows and
+    files landed and the newest ingestion time, as rows of (bronze_source,
+    rows_landed, files_landed, newest_ingestion_time) joined by union all. -#}
+{% macro bronze_landed(staged) -%}
+    {{ return(adapter.dispatch('bronze_landed', 'streamlake')(staged)) }}
+{%- endmacro %}
+
+{% macro default__bronze_landed(staged) -%}
+    {%- for bronze_source, model in staged.items() %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            count(*) as rows_landed,
+            count(distinct source_file) as files_landed,
+            {{ utc_timestamp('max(ingestion_time)') }} as newest_ingestion_time
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Counting rows through the staging views reads every Bronze file, and
+    binding a view reads every footer: costs that grow with the lake. The
+    footers alone hold the row counts, and the newest ingestion time lies in
+    the newest dt partition (a handler's dt is the date of its ingestion
+    time), so only that partition's files are read for it. ref() still names
+    the staging model, so that the lineage is the same on both engines. -#}
+{% macro duckdb__bronze_landed(staged) -%}
+    {%- set patterns = {} -%}
+    {%- for bronze_source in staged -%}
+        {%- do patterns.update({bronze_source: var('lake_root') ~ '/bronze/' ~ bronze_source ~ '/*/*.parquet'}) -%}
+    {%- endfor -%}
+    {%- set newest_days = {} -%}
+    {%- if execute -%}
+        {%- set queries = [] -%}
+        {%- for bronze_source, pattern in patterns.items() -%}
+            {%- do queries.append("select '" ~ bronze_source ~ "', max(regexp_extract(file, "
+                ~ "'/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1)) from glob('" ~ pattern ~ "')") -%}
+        {%- endfor -%}
+        {%- for row in run_query(queries | join(' union all ')).rows if row[1] -%}
+            {%- do newest_days.update({row[0]: row[1]}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- for bronze_source, model in staged.items() %}
+        {%- do ref(model) %}
+        {%- if bronze_source in newest_days %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            cast(sum(footers.num_rows) as bigint) as rows_landed,
+            count(*) as files_landed,
+            (
+                select {{ utc_timestamp('max(newest.ingestion_time)') }}
+                from read_parquet('{{ patterns[bronze_source].replace('/*/', '/dt=' ~ newest_days[bronze_source] ~ '/') }}')
+                    as newest
+            ) as newest_ingestion_time
+        from parquet_file_metadata('{{ patterns[bronze_source] }}') as footers
+        {%- else %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            cast(0 as bigint) as rows_landed,
+            cast(0 as bigint) as files_landed,
+            cast(null as timestamp) as newest_ingestion_time
+        {%- endif %}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
 {#- A scalar from JSON text, as varchar; path like '$.status'. -#}
 {% macro json_text(column, path) -%}
     {{ return(adapter.dispatch('json_text', 'streamlake')(column, path)) }}

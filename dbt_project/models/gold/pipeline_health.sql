@@ -31,15 +31,7 @@
 ] %}
 
 with landed as (
-    {% for bronze_source, model in staged.items() %}
-        select
-            '{{ bronze_source }}' as bronze_source,
-            count(*) as rows_landed,
-            count(distinct source_file) as files_landed,
-            {{ utc_timestamp('max(ingestion_time)') }} as newest_ingestion_time
-        from {{ ref(model) }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {{ bronze_landed(staged) }}
 ),
 
 quarantined as (
