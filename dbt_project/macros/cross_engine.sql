@@ -14,11 +14,16 @@
     {#- union_by_name reads files from before and after a new column together;
         hive partitioning exposes dt, so filters on it skip whole folders. -#}
     read_parquet(
-        '{{ var("lake_root") }}/bronze/{{ source_name }}/*/*.parquet',
+        '{{ bronze_files(source_name) }}',
         hive_partitioning = true,
         union_by_name = true,
         filename = true
     )
+{%- endmacro %}
+
+{#- The local glob of a Bronze source's files: every dt partition, or one day's. -#}
+{% macro bronze_files(source_name, day=none) -%}
+    {{ var('lake_root') }}/bronze/{{ source_name }}/{{ 'dt=' ~ day if day else '*' }}/*.parquet
 {%- endmacro %}
 
 {#- Per Bronze source (staged: source name -> its staging model): rows and
@@ -47,16 +52,13 @@
     time), so only that partition's files are read for it. ref() still names
     the staging model, so that the lineage is the same on both engines. -#}
 {% macro duckdb__bronze_landed(staged) -%}
-    {%- set patterns = {} -%}
-    {%- for bronze_source in staged -%}
-        {%- do patterns.update({bronze_source: var('lake_root') ~ '/bronze/' ~ bronze_source ~ '/*/*.parquet'}) -%}
-    {%- endfor -%}
     {%- set newest_days = {} -%}
     {%- if execute -%}
         {%- set queries = [] -%}
-        {%- for bronze_source, pattern in patterns.items() -%}
+        {%- for bronze_source in staged -%}
             {%- do queries.append("select '" ~ bronze_source ~ "', max(regexp_extract(file, "
-                ~ "'/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1)) from glob('" ~ pattern ~ "')") -%}
+                ~ "'/dt=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1)) from glob('"
+                ~ bronze_files(bronze_source) ~ "')") -%}
         {%- endfor -%}
         {%- for row in run_query(queries | join(' union all ')).rows if row[1] -%}
             {%- do newest_days.update({row[0]: row[1]}) -%}
@@ -71,10 +73,10 @@
             count(*) as files_landed,
             (
                 select {{ utc_timestamp('max(newest.ingestion_time)') }}
-                from read_parquet('{{ patterns[bronze_source].replace('/*/', '/dt=' ~ newest_days[bronze_source] ~ '/') }}')
+                from read_parquet('{{ bronze_files(bronze_source, newest_days[bronze_source]) }}')
                     as newest
             ) as newest_ingestion_time
-        from parquet_file_metadata('{{ patterns[bronze_source] }}') as footers
+        from parquet_file_metadata('{{ bronze_files(bronze_source) }}') as footers
         {%- else %}
         select
             '{{ bronze_source }}' as bronze_source,
