@@ -50,15 +50,16 @@ BASE_DAYS = 60
 SLICE_EVENTS = 250_000
 SLICE_ORDERS = 25_000
 
-# dbt runs in a fresh interpreter that reports its own peak memory (VmHWM: the
-# forking parent's memory would count in ru_maxrss).
+# dbt runs in a fresh interpreter, as `streamlake` runs it (flows.dbt_command),
+# that reports its own peak memory (VmHWM: the forking parent's memory would
+# count in ru_maxrss).
 _DBT_CHILD = """
 import sys
-from dbt.cli.main import dbtRunner
-result = dbtRunner().invoke(sys.argv[1:])
+from flows.dbt_command import run
+code = run(sys.argv[1:])
 status = open("/proc/self/status").read().split("VmHWM:")[1]
 print("PEAK_MB", int(status.split()[0]) / 1024)
-sys.exit(0 if result.success else 1)
+sys.exit(code)
 """
 
 

@@ -92,10 +92,13 @@ def run_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") 
 
     In a child process: dbt-duckdb keeps its DuckDB (and so the DuckLake catalog)
     attached for the life of the process, and a catalog file can be attached
-    only once per process.
+    only once per process. The child is flows.dbt_command: dbt's command line
+    with the garbage collector set for a short-lived process.
     """
     command = [
-        str(Path(sys.executable).with_name("dbt")),
+        sys.executable,
+        "-m",
+        "flows.dbt_command",
         *args,
         "--project-dir",
         str(PROJECT_DIR),
