@@ -41,7 +41,13 @@ WORKLOAD = WorkloadConfig(
     late_fraction=0.05,
 )
 # Columns that say when a row was written, not what it holds.
-BOOKKEEPING = {"_processed_at", "_ingested_at", "previous_order_date", "previous_region"}
+BOOKKEEPING = {
+    "_processed_at",
+    "_first_processed_at",
+    "_ingested_at",
+    "previous_order_date",
+    "previous_region",
+}
 SILVER = ["customers", "products", "orders", "events", "orders_enriched"]
 GOLD = [
     "daily_sales_by_region",

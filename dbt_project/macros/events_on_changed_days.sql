@@ -1,16 +1,18 @@
 {#- The days whose Silver events changed since this Gold model last ran, as
-    a list of 'YYYY-MM-DD' (none on a first run or a full refresh: every day).
+    a list of 'YYYY-MM-DD' (none on a first run or a full refresh: every day);
+    with changed_column '_first_processed_at', the days of the events new to
+    Silver since then.
     Read when the model runs and rendered as literals, so that Athena prunes
     Silver events' day partitions and DuckDB skips files and row groups by their
     statistics; a join on a subquery of the changed days reads every day. -#}
-{% macro changed_event_days() -%}
+{% macro changed_event_days(changed_column='_processed_at') -%}
     {%- set processed_after = watermark('_processed_at') -%}
     {%- if processed_after is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set changed = run_query(
         "select distinct event_date from " ~ ref('events')
-        ~ " where " ~ after_watermark('_processed_at', processed_after)
+        ~ " where " ~ after_watermark(changed_column, processed_after)
         ~ " order by event_date") -%}
     {{ return(changed.columns[0].values() | map('string') | list) }}
 {%- endmacro %}

@@ -1,6 +1,7 @@
 {{
     config(
         unique_key='event_id',
+        merge_exclude_columns=['_first_processed_at'],
         merge_update_condition=earlier_delivery_condition(),
         update_condition=earlier_delivery_condition(),
         partitioned_by=iceberg_partitioning(['day(event_date)']),
@@ -42,6 +43,9 @@ select
     sequence_number,
     sequence_key,
     {{ utc_timestamp('ingestion_time') }} as _ingested_at,
-    {{ run_timestamp() }} as _processed_at
+    {{ run_timestamp() }} as _processed_at,
+    -- kept when an earlier delivery replaces the row: Gold can tell the events
+    -- it has not counted yet from the ones it has
+    {{ run_timestamp() }} as _first_processed_at
 from ranked
 where delivery_rank = 1
