@@ -7,6 +7,9 @@ same daily volume, landed as it happened, each slice stamped with the end of
 its stretch and so under that day's partition (tables grow as a pipeline
 runs), or with --growth volume --scale times the events of each of the same
 60 days, landed now.
+Closed days are then compacted, as the daily maintenance flow has done in a
+pipeline that ran for that long (one file per day and source; today's and
+yesterday's partitions stay as landed).
 Then: a full `dbt build` (models and tests), and --rounds rounds of increments
 of 10,000 new events and about 1,000 order changes, each followed by the
 scheduled transform's `dbt build` (data tests on the changed rows, no unit
@@ -37,6 +40,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flows.bronze_compaction import compact_closed_days  # noqa: E402
 from flows.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402
 from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.simulator.feed import feed  # noqa: E402
@@ -45,6 +49,7 @@ from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: E402
 from ingestion.invocation import Clock, utc_now  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
+from ingestion.store import LakeStore  # noqa: E402
 
 BASE_DAYS = 60
 SLICE_EVENTS = 250_000
@@ -111,6 +116,15 @@ def land_base(settings: Settings, scale: int, growth: str) -> tuple[int, float]:
         )
         print(f"  landed slice {index + 1}/{slices}", flush=True)
     return records, time.perf_counter() - started
+
+
+def compact_history(settings: Settings) -> tuple[int, int]:
+    """Compact Bronze's closed days, as the daily maintenance flow has done in a
+    pipeline that has run for the history's length (today's and yesterday's
+    partitions stay as landed); Bronze files before and after."""
+    store, today = LakeStore.from_settings(settings), datetime.now(UTC).date()
+    results = list(compact_closed_days(store, today, settings.parquet_compression))
+    return sum(r.files_before for r in results), sum(r.files_after for r in results)
 
 
 def count_bronze(settings: Settings) -> int:
@@ -181,11 +195,15 @@ def main() -> None:
     reused = (lake / "lake" / "bronze").is_dir()
     if reused:
         print(f"reusing the Bronze in {lake}, landed earlier", flush=True)
-        records, landing = count_bronze(settings), float("nan")
-        full, full_peak = dbt(settings, "build", "--full-refresh")
     else:
         print(f"landing Bronze at scale {args.scale} ({args.growth}) into {lake}")
         records, landing = land_base(settings, args.scale, args.growth)
+    files_before, files_after = compact_history(settings)
+    print(f"compacted {files_before:,} Bronze files of closed days into {files_after:,}")
+    if reused:
+        records, landing = count_bronze(settings), float("nan")
+        full, full_peak = dbt(settings, "build", "--full-refresh")
+    else:
         full, full_peak = dbt(settings, "build")
 
     # Steady state: the base landed longer ago than the models' watermark

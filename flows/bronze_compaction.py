@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -54,6 +55,13 @@ def closed_days(store: LakeStore, source: str, today: date) -> list[str]:
 
 def sources(store: LakeStore) -> list[str]:
     return sorted({path.split("/")[1] for path in store.list_files("bronze", ".parquet")})
+
+
+def compact_closed_days(store: LakeStore, today: date, compression: str) -> Iterator[DayCompaction]:
+    """Compact every closed day of every source, each day's result as it is done."""
+    for source in sources(store):
+        for day in closed_days(store, source, today):
+            yield compact_day(store, source, day, compression)
 
 
 def compact_day(store: LakeStore, source: str, day: str, compression: str) -> DayCompaction:

@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.bronze_check import check_bronze
-from flows.bronze_compaction import DayCompaction, closed_days, compact_day, sources
+from flows.bronze_compaction import DayCompaction, compact_closed_days
 from flows.lakehouse import open_lake, run_dbt
 from flows.writer_lock import catalog_writer
 from ingestion.settings import Settings
@@ -90,18 +90,16 @@ def compact_bronze(settings: Settings, today: str | None = None) -> list[DayComp
     for entry in check_bronze(store).quarantined:
         logger.warning("Bronze file quarantined: %s", entry.message)
     done = []
-    for source in sources(store):
-        for closed in closed_days(store, source, day):
-            result = compact_day(store, source, closed, settings.parquet_compression)
-            logger.info(
-                "bronze %s dt=%s: %d files -> %d (%d rows)",
-                source,
-                closed,
-                result.files_before,
-                result.files_after,
-                result.rows,
-            )
-            done.append(result)
+    for result in compact_closed_days(store, day, settings.parquet_compression):
+        logger.info(
+            "bronze %s dt=%s: %d files -> %d (%d rows)",
+            result.source,
+            result.day,
+            result.files_before,
+            result.files_after,
+            result.rows,
+        )
+        done.append(result)
     return done
 
 
