@@ -5,8 +5,9 @@ of `dbt build`. The difference is the cyclic garbage collector. Importing dbt
 leaves about 130,000 container objects (mashumaro generates the
 (de)serialisers of several hundred dataclasses), and every full collection
 walks all of them: two during the import, a few while the models run, and
-more while the interpreter shuts down. Those walks free next to nothing and
-took most of a second of each `dbt run` on the 2-core VM. So the import runs
+more while the interpreter shuts down. Those walks free next to nothing:
+without them a `dbt run` after an increment took about 1.3 s less on the
+2-core VM (interleaved rounds, README "Benchmarks"). So the import runs
 with the collector off (its cyclic leftovers, about 1 MB, stay), and what it
 built moves to the permanent generation, which collections skip. The
 collector is on while dbt runs, with its usual thresholds, for the objects
