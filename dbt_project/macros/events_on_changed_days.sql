@@ -1,12 +1,15 @@
 {#- The days whose Silver events changed since this Gold model last ran, as
-    a list of 'YYYY-MM-DD' (none on a first run or a full refresh: every day);
-    with changed_column '_first_processed_at', the days of the events new to
-    Silver since then.
+    a list of 'YYYY-MM-DD' (none on a first run or a full refresh: every day).
     Read when the model runs and rendered as literals, so that Athena prunes
     Silver events' day partitions and DuckDB skips files and row groups by their
     statistics; a join on a subquery of the changed days reads every day. -#}
-{% macro changed_event_days(changed_column='_processed_at') -%}
-    {%- set processed_after = watermark('_processed_at') -%}
+{% macro changed_event_days() -%}
+    {{ return(event_days_after(watermark('_processed_at'))) }}
+{%- endmacro %}
+
+{#- The days of the Silver events whose changed_column is after a watermark
+    the model has read already (none for no watermark: every day). -#}
+{% macro event_days_after(processed_after, changed_column='_processed_at') -%}
     {%- if processed_after is none -%}
         {{ return(none) }}
     {%- endif -%}

@@ -7,7 +7,7 @@
     fell in it, which needs the earlier events of the new events' days alone.
     Reading every event of each user with a new one grew with the history. -#}
 {%- set processed_after = watermark('_processed_at') %}
-{%- set new_event_days = changed_event_days('_first_processed_at') %}
+{%- set new_event_days = event_days_after(processed_after, '_first_processed_at') %}
 
 with new_events as (
     select
