@@ -105,3 +105,42 @@ def prefect_api():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield PREFECT_API_URL.value()
+
+
+# The DynamoDB attribute names of an application in the PascalCase shape of
+# many reference designs, as the var dynamodb_attributes (dbt_project.yml)
+# takes them. Three names are not plain identifiers (a space; a dot; double
+# quotes, two backslashes and an apostrophe), so that the JSON paths are
+# quoted and escaped too (DuckDB reads a lone backslash as itself, two only
+# when escaped).
+PASCAL_CASE_ATTRIBUTES: dict[str, dict[str, str]] = {
+    "customers": {
+        "customer_id": "CustomerID",
+        "customer_name": "Full Name",
+        "email": "Contact.Email",
+        "region": "Region",
+        "created_at": "CreatedAt",
+    },
+    "products": {
+        "product_id": "ProductID",
+        "product_name": "ProductName",
+        "category": 'Category "Main" \\\\ Shop\'s',
+        "price": "Price",
+        "stock": "Stock",
+    },
+    "orders": {
+        "order_id": "OrderID",
+        "customer_id": "CustomerID",
+        "product_id": "ProductID",
+        "quantity": "Quantity",
+        "amount": "TotalAmount",
+        "status": "Status",
+        "created_at": "OrderDate",
+        "updated_at": "UpdatedAt",
+    },
+}
+
+
+def dynamodb_attributes_vars(attributes: dict[str, dict[str, str]]) -> str:
+    """dbt's --vars argument that sets dynamodb_attributes (JSON is YAML)."""
+    return json.dumps({"dynamodb_attributes": attributes})

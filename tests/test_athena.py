@@ -27,6 +27,7 @@ from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
 from tests.athena_emulator import AthenaEmulator
 from tests.athena_emulator.server import Statement
+from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars
 
 pytestmark = pytest.mark.slow
 
@@ -479,3 +480,41 @@ def test_seed_feeds_the_funnel(aws_build: AwsBuild) -> None:
     assert '"awsdatacatalog"."sl_silver"."event_types"' in funnel.sql
     properties = yaml.safe_load((ROOT / "dbt_project" / "seeds" / "_seeds.yml").read_text())
     assert properties["seeds"][0]["name"] == "event_types"
+
+
+def test_application_attribute_names_give_trino_json_paths(
+    aws_build: AwsBuild, tmp_path: Path
+) -> None:
+    """The staging views with an application's own attribute names (var
+    dynamodb_attributes) pass the emulator. A name that is no identifier is
+    quoted in brackets, with backslash and double quote escaped: the only
+    quoted form Trino's json_extract_scalar reads (its JsonPathTokenizer).
+    The emulator cannot evaluate a JSON path, hence the expected texts."""
+    build = AwsBuild(
+        emulator=aws_build.emulator,
+        target_path=tmp_path / "target",  # the module's manifest stays the defaults'
+        steps={},
+        environment=aws_build.environment,
+    )
+    step = build.dbt(
+        "application names",
+        "run",
+        "--select",
+        "stg_customers",
+        "stg_products",
+        "stg_orders",
+        "--vars",
+        dynamodb_attributes_vars(PASCAL_CASE_ATTRIBUTES),
+    )
+    assert step.returncode == 0, step.output[-6000:]
+    views = [s for s in step.statements if s.outcome.substatement_type == "CREATE_VIEW"]
+    assert len(views) == 3
+    assert all(s.outcome.state == "SUCCEEDED" for s in views)
+    sql = "\n".join(s.sql for s in views)
+    assert "json_extract_scalar(keys, '$.OrderID') as order_id" in sql
+    assert "json_extract_scalar(item, '$.TotalAmount') as decimal(18, 2)" in sql
+    assert """json_extract_scalar(item, '$["Full Name"]') as customer_name""" in sql
+    assert """json_extract_scalar(item, '$["Contact.Email"]') as email""" in sql
+    category = r"""json_extract_scalar(item, '$["Category \"Main\" \\\\ Shop''s"]')"""
+    assert category + " as category" in sql
+    assert "'$.customer_id'" not in sql and "'$.name'" not in sql

@@ -88,17 +88,18 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- A scalar from JSON text, as varchar; path like '$.status'. -#}
+{#- A scalar from JSON text, as varchar; path like '$.status'. A quote in the
+    path (a quoted member such as $."it's") is doubled for the SQL literal. -#}
 {% macro json_text(column, path) -%}
     {{ return(adapter.dispatch('json_text', 'streamlake')(column, path)) }}
 {%- endmacro %}
 
 {% macro default__json_text(column, path) -%}
-    json_extract_scalar({{ column }}, '{{ path }}')
+    json_extract_scalar({{ column }}, '{{ path | replace("'", "''") }}')
 {%- endmacro %}
 
 {% macro duckdb__json_text(column, path) -%}
-    json_extract_string({{ column }}, '{{ path }}')
+    json_extract_string({{ column }}, '{{ path | replace("'", "''") }}')
 {%- endmacro %}
 
 {#- An ISO-8601 string with an offset (e.g. 2026-11-20T10:00:00.000Z) as a UTC timestamp. -#}

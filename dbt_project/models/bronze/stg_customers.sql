@@ -9,10 +9,10 @@ with changes as (
 )
 
 select
-    {{ json_text('keys', '$.customer_id') }} as customer_id,
-    {{ json_text('item', '$.name') }} as customer_name,
-    {{ json_text('item', '$.email') }} as email,
-    {{ json_text('item', '$.region') }} as region,
-    {{ iso_timestamp(json_text('item', '$.created_at')) }} as created_at,
+    {{ dynamodb_text('keys', 'customers', 'customer_id') }} as customer_id,
+    {{ dynamodb_text('item', 'customers', 'customer_name') }} as customer_name,
+    {{ dynamodb_text('item', 'customers', 'email') }} as email,
+    {{ dynamodb_text('item', 'customers', 'region') }} as region,
+    {{ iso_timestamp(dynamodb_text('item', 'customers', 'created_at')) }} as created_at,
     {{ change_metadata_columns() }}
 from changes

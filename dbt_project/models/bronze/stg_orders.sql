@@ -8,13 +8,13 @@ with changes as (
 )
 
 select
-    {{ json_text('keys', '$.order_id') }} as order_id,
-    {{ json_text('item', '$.customer_id') }} as customer_id,
-    {{ json_text('item', '$.product_id') }} as product_id,
-    cast({{ json_text('item', '$.quantity') }} as integer) as quantity,
-    cast({{ json_text('item', '$.amount') }} as decimal(18, 2)) as amount,
-    {{ json_text('item', '$.status') }} as status,
-    {{ iso_timestamp(json_text('item', '$.created_at')) }} as created_at,
-    {{ iso_timestamp(json_text('item', '$.updated_at')) }} as updated_at,
+    {{ dynamodb_text('keys', 'orders', 'order_id') }} as order_id,
+    {{ dynamodb_text('item', 'orders', 'customer_id') }} as customer_id,
+    {{ dynamodb_text('item', 'orders', 'product_id') }} as product_id,
+    cast({{ dynamodb_text('item', 'orders', 'quantity') }} as integer) as quantity,
+    cast({{ dynamodb_text('item', 'orders', 'amount') }} as decimal(18, 2)) as amount,
+    {{ dynamodb_text('item', 'orders', 'status') }} as status,
+    {{ iso_timestamp(dynamodb_text('item', 'orders', 'created_at')) }} as created_at,
+    {{ iso_timestamp(dynamodb_text('item', 'orders', 'updated_at')) }} as updated_at,
     {{ change_metadata_columns() }}
 from changes

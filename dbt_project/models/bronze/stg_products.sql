@@ -8,10 +8,10 @@ with changes as (
 )
 
 select
-    {{ json_text('keys', '$.product_id') }} as product_id,
-    {{ json_text('item', '$.name') }} as product_name,
-    {{ json_text('item', '$.category') }} as category,
-    cast({{ json_text('item', '$.price') }} as decimal(18, 2)) as price,
-    cast({{ json_text('item', '$.stock') }} as integer) as stock,
+    {{ dynamodb_text('keys', 'products', 'product_id') }} as product_id,
+    {{ dynamodb_text('item', 'products', 'product_name') }} as product_name,
+    {{ dynamodb_text('item', 'products', 'category') }} as category,
+    cast({{ dynamodb_text('item', 'products', 'price') }} as decimal(18, 2)) as price,
+    cast({{ dynamodb_text('item', 'products', 'stock') }} as integer) as stock,
     {{ change_metadata_columns() }}
 from changes

@@ -1,0 +1,227 @@
+"""DynamoDB attribute names are configuration (the var dynamodb_attributes).
+
+The same workload lands through the real DynamoDB Streams handler twice: as
+the simulator makes it (snake_case), and with every table, key and item
+attribute renamed to an application's own names (PascalCase, and three names
+that are not identifiers). dbt builds each lake, the second with the var set
+to the new names, and Silver and Gold must come out the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
+from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
+from flows.simulator.feed import feed
+from flows.simulator.workload import WorkloadConfig, generate
+from ingestion.settings import Settings
+from ingestion.store import LakeStore
+from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars, read_area
+from tests.test_lakehouse import snapshot
+
+pytestmark = pytest.mark.slow
+
+WORKLOAD = WorkloadConfig(
+    seed=19,
+    customers=15,
+    products=8,
+    orders=150,
+    events=600,
+    days=6,
+    end=datetime.now(UTC).replace(second=0, microsecond=0),
+    delete_fraction=0.1,
+    late_fraction=0.05,
+)
+# Attributes no staged column reads: renamed too, as the application would.
+UNSTAGED = {"products": {"tags": "Tags"}}
+# The application's tables are named in PascalCase as well; the handler lands
+# them under the lowercased source name.
+TABLE_NAMES = {"customers": "Customers", "products": "Products", "orders": "Orders"}
+
+
+def default_attributes() -> dict[str, dict[str, str]]:
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    return project["vars"]["dynamodb_attributes"]
+
+
+def _renames(table: str) -> dict[str, str]:
+    """The simulator's attribute name -> the application's, for one table."""
+    defaults = default_attributes()[table]
+    renames = {defaults[column]: name for column, name in PASCAL_CASE_ATTRIBUTES[table].items()}
+    return {**renames, **UNSTAGED.get(table, {})}
+
+
+def _renamed_record(record: dict[str, Any]) -> dict[str, Any]:
+    table = record["eventSourceARN"].split(":table/")[1].split("/")[0]
+    renames = _renames(table)
+    record = copy.deepcopy(record)
+    record["eventSourceARN"] = record["eventSourceARN"].replace(
+        f":table/{table}/", f":table/{TABLE_NAMES[table]}/"
+    )
+    change = record["dynamodb"]
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in change:
+            change[image] = {renames[name]: value for name, value in change[image].items()}
+    return record
+
+
+def in_application_names(plan: list[Delivery]) -> list[Delivery]:
+    """The plan as an application with its own attribute names would deliver it."""
+    return [
+        Delivery(
+            delivery.kind,
+            delivery.source,
+            {"Records": [_renamed_record(record) for record in delivery.event["Records"]]},
+            delivery.note,
+        )
+        if delivery.kind == "dynamodb_streams"
+        else delivery
+        for delivery in plan
+    ]
+
+
+@pytest.fixture(scope="module")
+def plan() -> list[Delivery]:
+    return deliveries(
+        generate(WORKLOAD),
+        DeliveryConfig(
+            seed=3,
+            dynamodb_batch_size=40,
+            kinesis_batch_size=300,
+            out_of_order_fraction=0.2,
+            duplicate_fraction=0.1,
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def application_plan(plan: list[Delivery]) -> list[Delivery]:
+    return in_application_names(plan)
+
+
+@pytest.fixture(scope="module")
+def snake_case_lake(plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(lake_root=str(tmp_path_factory.mktemp("snake_case") / "lake"))
+    feed(plan, settings)
+    run_dbt(settings, ["build", "--quiet"])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def pascal_case_lake(
+    application_plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    settings = Settings(lake_root=str(tmp_path_factory.mktemp("pascal_case") / "lake"))
+    report = feed(application_plan, settings)
+    assert not report.unlanded_batches
+    run_dbt(
+        settings, ["build", "--quiet", "--vars", dynamodb_attributes_vars(PASCAL_CASE_ATTRIBUTES)]
+    )
+    return settings
+
+
+def test_the_application_names_cover_every_attribute(application_plan: list[Delivery]) -> None:
+    """The renamed plan holds none of the simulator's attribute names, so
+    nothing in the comparison below can be read by its old name."""
+    renamed = [
+        record
+        for delivery in application_plan
+        if delivery.kind == "dynamodb_streams"
+        for record in delivery.event["Records"]
+    ]
+    assert {record["eventSourceARN"].split(":table/")[1].split("/")[0] for record in renamed} == (
+        set(TABLE_NAMES.values())
+    )
+    for record in renamed:
+        table = record["eventSourceARN"].split(":table/")[1].split("/")[0].lower()
+        allowed = set(_renames(table).values())
+        for image in ("Keys", "NewImage", "OldImage"):
+            assert set(record["dynamodb"].get(image, {})) <= allowed, (table, image)
+
+
+def test_application_names_build_the_same_silver_and_gold(
+    snake_case_lake: Settings, pascal_case_lake: Settings
+) -> None:
+    landed = read_area(LakeStore.from_settings(pascal_case_lake), "bronze", "orders")
+    assert landed is not None
+    assert '"TotalAmount"' in landed.column("new_image")[0].as_py(), "Bronze holds the new names"
+
+    snake, pascal = snapshot(snake_case_lake), snapshot(pascal_case_lake)
+    assert set(pascal) == set(snake)
+    for table in snake:
+        assert pascal[table] == snake[table], f"{table} differs with the application's names"
+    for table in ("silver.customers", "silver.products", "silver.orders"):
+        assert snake[table], f"{table} is empty: the comparison would prove nothing"
+    assert snake["gold.daily_sales_by_region"] and snake["gold.product_performance"]
+    with open_lake(pascal_case_lake) as con:
+        named = con.execute(
+            "select count(*) from lake.silver.customers "
+            "where customer_name is not null and email is not null"
+        ).fetchone()[0]
+        categorised = con.execute(
+            "select count(*) from lake.silver.products where category is not null"
+        ).fetchone()[0]
+    # Read through the quoted paths ("Full Name", "Contact.Email", the category).
+    assert named == WORKLOAD.customers
+    assert categorised == WORKLOAD.products
+
+
+BAD_ATTRIBUTES = {
+    "an unknown table": (
+        lambda attributes: {**attributes, "order": attributes["orders"]},
+        "var dynamodb_attributes names table 'order', which no staging model reads",
+    ),
+    "an unknown column": (
+        lambda attributes: {
+            **attributes,
+            "orders": {**attributes["orders"], "total_amount": "TotalAmount"},
+        },
+        "var dynamodb_attributes.orders names column 'total_amount', which stg_orders does not",
+    ),
+    "a missing column": (
+        lambda attributes: {
+            **attributes,
+            "orders": {k: v for k, v in attributes["orders"].items() if k != "updated_at"},
+        },
+        "var dynamodb_attributes.orders gives no attribute for column 'updated_at'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ATTRIBUTES), ids=list(BAD_ATTRIBUTES))
+def test_a_wrong_var_stops_the_parse_with_its_name(case: str, tmp_path: Path) -> None:
+    change, message = BAD_ATTRIBUTES[case]
+    settings = Settings(lake_root=str(tmp_path / "lake"))
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flows.dbt_command",
+            "parse",
+            "--vars",
+            dynamodb_attributes_vars(change(default_attributes())),
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+        ],
+        env={**os.environ, **dbt_environment(settings)},
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0
+    assert "Compilation Error" in output and message in output, output[-3000:]
+    assert "Traceback" not in output
