@@ -10,10 +10,11 @@
 }}
 
 {#- The definition is in the model's description (_gold__models.yml). A funnel
-    day depends only on events within the window around it, so a changed event
-    can move funnel days at most `reach` days away from its own, and recomputing
-    those needs events at most `reach` days further: both are rendered as
-    literal days, so that Silver's day partitions are pruned. -#}
+    day's row depends only on the events from one window before the day to one
+    window after it, so an event can change only the funnel days within
+    `reach` days of its own, and recomputing those reads `reach` days further
+    either side: the changed days +- 2 * reach, rendered as literal days so
+    that Silver's day partitions are pruned. -#}
 {%- set window_hours = funnel_window_hours() %}
 {%- set reach = (window_hours + 23) // 24 %}
 {%- set processed_after = watermark('_processed_at') %}
@@ -58,17 +59,8 @@ entries as (
         or event_time > {{ dbt.dateadd('hour', window_hours, 'previous_view_at') }}
 ),
 
-{% if changed_days is none %}
--- First build or full refresh: every day with an entry.
-recomputed_days as (
-    select distinct funnel_date
-    from entries
-),
-{% else %}
--- A changed event reaches the entries whose window holds it, and can make the
--- views in the window after it stop being entries (or itself become one): so
--- the days of the session's views within the window either side of it, which
--- includes the days an entry left.
+-- The funnel events new to Silver since this model last ran (all of them on
+-- a first build or a full refresh).
 changed_events as (
     select
         session_id,
@@ -77,6 +69,10 @@ changed_events as (
     where {{ after_watermark('_processed_at', processed_after) }}
 ),
 
+-- A changed event reaches the entries whose window holds it, and can make the
+-- views in the window after it stop being entries (or itself become one): so
+-- the funnel days to recompute are the days of the session's views within the
+-- window either side of it, the days an entry left included.
 recomputed_days as (
     select distinct cast(product_views.event_time as date) as funnel_date
     from product_views
@@ -86,7 +82,6 @@ recomputed_days as (
             between {{ dbt.dateadd('hour', -window_hours, 'changed_events.event_time') }}
             and {{ dbt.dateadd('hour', window_hours, 'changed_events.event_time') }}
 ),
-{% endif %}
 
 recomputed_entries as (
     select
@@ -125,35 +120,56 @@ reached_step_2 as (
     from entry_steps
     group by session_id, entered_at
 ),
-{% for step in [3, 4] %}
 
-reached_step_{{ step }} as (
+reached_step_3 as (
     select
         entry_steps.session_id,
         entry_steps.entered_at,
         min(
             case
                 when
-                    entry_steps.funnel_step = {{ step }}
-                    and entry_steps.event_time >= reached_step_{{ step - 1 }}.reached_at
+                    entry_steps.funnel_step = 3
+                    and entry_steps.event_time >= reached_step_2.reached_at
                     then entry_steps.event_time
             end
         ) as reached_at
     from entry_steps
-    inner join reached_step_{{ step - 1 }}
-        on entry_steps.session_id = reached_step_{{ step - 1 }}.session_id
-            and entry_steps.entered_at = reached_step_{{ step - 1 }}.entered_at
+    inner join reached_step_2
+        on entry_steps.session_id = reached_step_2.session_id
+            and entry_steps.entered_at = reached_step_2.entered_at
     group by entry_steps.session_id, entry_steps.entered_at
 ),
-{% endfor %}
+
+reached_step_4 as (
+    select
+        entry_steps.session_id,
+        entry_steps.entered_at,
+        min(
+            case
+                when
+                    entry_steps.funnel_step = 4
+                    and entry_steps.event_time >= reached_step_3.reached_at
+                    then entry_steps.event_time
+            end
+        ) as reached_at
+    from entry_steps
+    inner join reached_step_3
+        on entry_steps.session_id = reached_step_3.session_id
+            and entry_steps.entered_at = reached_step_3.entered_at
+    group by entry_steps.session_id, entry_steps.entered_at
+),
 
 funnel_sessions as (
     select
         recomputed_entries.session_id,
         recomputed_entries.funnel_date,
-        reached_step_2.reached_at as add_to_cart_at,
-        reached_step_3.reached_at as checkout_start_at,
-        reached_step_4.reached_at as purchase_at
+        -- the session, where the entry reached the step
+        case when reached_step_2.reached_at is not null then recomputed_entries.session_id end
+            as add_to_cart_session,
+        case when reached_step_3.reached_at is not null then recomputed_entries.session_id end
+            as checkout_start_session,
+        case when reached_step_4.reached_at is not null then recomputed_entries.session_id end
+            as purchase_session
     from recomputed_entries
     left join reached_step_2
         on recomputed_entries.session_id = reached_step_2.session_id
@@ -166,17 +182,16 @@ funnel_sessions as (
             and recomputed_entries.entered_at = reached_step_4.entered_at
 ),
 
--- Every recomputed day, those left without entries too (their rows are removed).
+-- Every recomputed day, those left without entries too: an incremental run
+-- hands them to the merge, which removes their rows; a full build has none to
+-- remove and leaves them out.
 steps as (
     select
         recomputed_days.funnel_date as event_date,
         count(distinct funnel_sessions.session_id) as product_view_sessions,
-        count(distinct case when funnel_sessions.add_to_cart_at is not null then funnel_sessions.session_id end)
-            as add_to_cart_sessions,
-        count(distinct case when funnel_sessions.checkout_start_at is not null then funnel_sessions.session_id end)
-            as checkout_start_sessions,
-        count(distinct case when funnel_sessions.purchase_at is not null then funnel_sessions.session_id end)
-            as purchase_sessions
+        count(distinct funnel_sessions.add_to_cart_session) as add_to_cart_sessions,
+        count(distinct funnel_sessions.checkout_start_session) as checkout_start_sessions,
+        count(distinct funnel_sessions.purchase_session) as purchase_sessions
     from recomputed_days
     left join funnel_sessions
         on recomputed_days.funnel_date = funnel_sessions.funnel_date
@@ -200,3 +215,4 @@ select
         as overall_conversion_rate,
     {{ run_timestamp() }} as _processed_at
 from steps
+where {{ '1 = 1' if processed_after is not none else 'product_view_sessions > 0' }}
