@@ -7,11 +7,12 @@ change nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -19,13 +20,14 @@ import pytest
 
 from flows.inventory import inventory
 from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
-from flows.simulator.delivery import DeliveryConfig, deliveries
+from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
+from flows.simulator.lambda_events import kinesis_record
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
-from tests.conftest import read_area
+from tests.conftest import SEQUENCE_BASE, event_payload, read_area
 
 pytestmark = pytest.mark.slow
 
@@ -305,3 +307,92 @@ def test_pipeline_health_counts_what_bronze_holds(built_in_steps) -> None:
             "from lake.gold.pipeline_health"
         ).fetchall()
     assert {source: tuple(figures) for source, *figures in found} == expected
+
+
+def _land_session_events(
+    settings: Settings, first: int, events: list[tuple[str, str, str]]
+) -> None:
+    """Land (session_id, event_type, event_time) events through the Kinesis
+    handler, on a shard of their own so that no simulated batch's file is
+    rewritten."""
+    shard = "shardId-000000000077"
+    records = [
+        kinesis_record(
+            json.dumps(
+                event_payload(
+                    n,
+                    event_id=f"evt-funnel-{n:03d}",
+                    session_id=session_id,
+                    event_type=event_type,
+                    event_time=event_time,
+                )
+            ).encode(),
+            stream="events",
+            shard_id=shard,
+            sequence_number=str(SEQUENCE_BASE + 10**40 + n * 10),
+            partition_key=session_id,
+            arrival=utc_now(),
+        )
+        for n, (session_id, event_type, event_time) in enumerate(events, start=first)
+    ]
+    feed([Delivery("kinesis", "events", {"Records": records})], settings)
+
+
+def _funnel_daily(settings: Settings) -> list[tuple]:
+    with open_lake(settings) as con:
+        return con.execute(
+            "select * exclude (_processed_at) from lake.gold.funnel_daily order by event_date"
+        ).fetchall()
+
+
+def _sessions_in_june_2025(rows: list[tuple]) -> list[tuple]:
+    """Day and sessions per step of the rows of the test's own days."""
+    return [row[:5] for row in rows if row[0].year == 2025]
+
+
+def test_late_events_move_a_funnel_to_the_right_day(built_in_one_go) -> None:
+    """Late events that complete a session's funnel, or move its entry to the
+    day before, update the session's funnel day (not the late event's) and
+    remove a day left without sessions: the increments give exactly the
+    funnel_daily of one build over the same events. Days long before the
+    workload's, so that the sessions below are theirs alone."""
+    just_funnel = ["run", "--quiet", "--select", "events", "funnel_daily"]
+    _land_session_events(
+        built_in_one_go,
+        0,
+        [
+            ("s-completed-late", "product_view", "2025-06-10T23:55:00.000Z"),
+            ("s-completed-late", "add_to_cart", "2025-06-10T23:58:00.000Z"),
+            ("s-completed-late", "checkout_start", "2025-06-11T00:02:00.000Z"),
+            ("s-entered-earlier", "product_view", "2025-06-12T00:10:00.000Z"),
+            ("s-entered-earlier", "add_to_cart", "2025-06-12T00:20:00.000Z"),
+            ("s-untouched", "product_view", "2025-06-14T10:00:00.000Z"),
+        ],
+    )
+    run_dbt(built_in_one_go, just_funnel)
+    assert _sessions_in_june_2025(_funnel_daily(built_in_one_go)) == [
+        (date(2025, 6, 10), 1, 1, 1, 0),
+        (date(2025, 6, 12), 1, 1, 0, 0),
+        (date(2025, 6, 14), 1, 0, 0, 0),
+    ]
+
+    _land_session_events(
+        built_in_one_go,
+        100,
+        [
+            # the purchase happens on the 11th; the session entered on the 10th
+            ("s-completed-late", "purchase", "2025-06-11T00:05:00.000Z"),
+            # an earlier view: the session entered on the 11th, and the 12th is left empty
+            ("s-entered-earlier", "product_view", "2025-06-11T23:50:00.000Z"),
+        ],
+    )
+    run_dbt(built_in_one_go, just_funnel)
+    incremental = _funnel_daily(built_in_one_go)
+    assert _sessions_in_june_2025(incremental) == [
+        (date(2025, 6, 10), 1, 1, 1, 1),
+        (date(2025, 6, 11), 1, 1, 0, 0),
+        (date(2025, 6, 14), 1, 0, 0, 0),
+    ]
+
+    run_dbt(built_in_one_go, ["run", "--quiet", "--select", "funnel_daily", "--full-refresh"])
+    assert _funnel_daily(built_in_one_go) == incremental
