@@ -198,7 +198,7 @@ def test_glue_holds_every_silver_and_gold_model_with_its_columns(aws_build: AwsB
     models = _iceberg_models(aws_build)
     layers = {node["fqn"][1] for node in models.values()}
     assert layers == {"silver", "gold"}
-    assert len(models) == 16
+    assert len(models) == 17  # data_quality among them
     for name, node in models.items():
         database = DATABASES[node["fqn"][1]]
         table = glue.get_table(DatabaseName=database, Name=name)["Table"]
