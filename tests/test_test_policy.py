@@ -206,7 +206,7 @@ def test_the_build_writes_every_gold_model_and_warns(built: Built) -> None:
 def test_data_quality_and_pipeline_health_count_the_warnings(built: Built) -> None:
     rows = _query(
         built.settings,
-        "select test_name, model_name, column_name, bronze_source, failing_rows "
+        "select test_name, model_name, tested_column, bronze_source, failing_rows "
         "from lake.gold.data_quality",
     )
     plausibility = {

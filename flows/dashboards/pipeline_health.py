@@ -114,7 +114,7 @@ FAILING_TESTS = Query(
     clean("""
     select
         model_name,
-        column_name,
+        tested_column,
         test_name,
         bronze_source,
         failing_rows
@@ -123,7 +123,7 @@ FAILING_TESTS = Query(
     """),
     (
         string("model_name"),
-        string("column_name"),
+        string("tested_column"),
         string("test_name"),
         string("bronze_source"),
         number("failing_rows"),
@@ -274,7 +274,7 @@ def build() -> Board:
             "whole tables; dbt build reports the same tests as WARN."
         )
         .override_by_name("model_name", style.properties(display_name="model"))
-        .override_by_name("column_name", style.properties(display_name="column"))
+        .override_by_name("tested_column", style.properties(display_name="column"))
         .override_by_name("test_name", style.properties(display_name="test"))
         .override_by_name("bronze_source", style.properties(display_name="source"))
         .override_by_name(

@@ -2,7 +2,7 @@
     under the name each adapter reads). -#}
 {%- set write_when_changed = changed_values_condition([
     'model_name',
-    'column_name',
+    'tested_column',
     'failing_rows',
 ]) %}
 
@@ -41,11 +41,14 @@ with checks as (
                 cast('{{ check.test_name }}' as varchar) as test_name,
                 cast('{{ check.model_name }}' as varchar) as model_name,
                 {%- set column = "'" ~ check.column_name ~ "'" if check.column_name else 'null' %}
-                cast({{ column }} as varchar) as column_name,
+                cast({{ column }} as varchar) as tested_column,
                 cast('{{ bronze_source }}' as varchar) as bronze_source,
                 cast({{ check.fail_calc }} as bigint) as failing_rows
             from (
+                -- the test's own SQL, as dbt's and the project's test macros write it
+                -- noqa: disable=references.qualification
                 {{ check.sql }}
+                -- noqa: enable=all
             ) as failures
             union all
         {%- endfor %}
@@ -54,7 +57,7 @@ with checks as (
     select
         cast(null as varchar) as test_name,
         cast(null as varchar) as model_name,
-        cast(null as varchar) as column_name,
+        cast(null as varchar) as tested_column,
         cast(null as varchar) as bronze_source,
         cast(null as bigint) as failing_rows
     where 1 = 0
@@ -66,7 +69,7 @@ retired as (
     select
         previous.test_name,
         previous.model_name,
-        previous.column_name,
+        previous.tested_column,
         previous.bronze_source,
         cast(null as bigint) as failing_rows
     from {{ this }} as previous
@@ -79,7 +82,7 @@ retired as (
 select
     test_name,
     model_name,
-    column_name,
+    tested_column,
     bronze_source,
     failing_rows,
     {{ run_timestamp() }} as _processed_at
@@ -89,7 +92,7 @@ from checks
     select
         test_name,
         model_name,
-        column_name,
+        tested_column,
         bronze_source,
         failing_rows,
         {{ run_timestamp() }} as _processed_at
