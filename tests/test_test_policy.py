@@ -23,6 +23,7 @@ import pytest
 
 from flows.alerts import evaluate, load_rules, rules_path
 from flows.lakehouse import dbt_target_path, open_lake, run_dbt
+from flows.manifest import model_names
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
@@ -278,6 +279,21 @@ def test_new_values_flow_through_and_only_revenue_statuses_count(built: Built) -
             [NEW_EVENT_TYPE],
         )
         assert events == 1, model
+
+
+def test_a_changed_seed_is_one_backfill_of_the_sales_models(built: Built) -> None:
+    """`streamlake backfill --full-refresh order_statuses` takes the seed and rebuilds
+    everything downstream of it (dbt's `order_statuses+`): every sales Gold model."""
+    assert "order_statuses" in model_names(built.settings)
+    children = built.manifest["child_map"]
+    downstream, todo = set(), ["seed.streamlake.order_statuses"]
+    while todo:
+        for child in children[todo.pop()]:
+            if child.startswith("model.") and child not in downstream:
+                downstream.add(child)
+                todo.append(child)
+    names = {uid.split(".")[-1] for uid in downstream}
+    assert {"daily_sales_by_region", "product_performance", "key_metrics", "metric_trends"} <= names
 
 
 @pytest.fixture(scope="module")
