@@ -281,6 +281,18 @@ def test_new_values_flow_through_and_only_revenue_statuses_count(built: Built) -
         assert events == 1, model
 
 
+def test_data_quality_drops_the_row_of_a_test_no_longer_in_the_project(built: Built) -> None:
+    with open_lake(built.settings, read_only=False) as con:
+        before = con.execute("select * from lake.gold.data_quality order by all").fetchall()
+        con.execute(
+            "insert into lake.gold.data_quality values "
+            "('a_retired_test', 'orders', 'amount', 'orders', 7, now()::timestamp)"
+        )
+    run_dbt(built.settings, ["run", "--quiet", "--select", "data_quality"])
+    after = _query(built.settings, "select * from lake.gold.data_quality order by all")
+    assert after == before, "the retired test's row is gone, the others unchanged"
+
+
 def test_a_changed_seed_is_one_backfill_of_the_sales_models(built: Built) -> None:
     """`streamlake backfill --full-refresh order_statuses` takes the seed and rebuilds
     everything downstream of it (dbt's `order_statuses+`): every sales Gold model."""
