@@ -411,7 +411,10 @@ def backfill(
     end: Annotated[str | None, typer.Option(help="Last Bronze date (default: start).")] = None,
     full_refresh: Annotated[
         list[str] | None,
-        typer.Option("--full-refresh", help="Rebuild this model and what follows it; repeatable."),
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild this model (or seed) and what follows it; repeatable.",
+        ),
     ] = None,
 ) -> None:
     """Reprocess a range of Bronze dates, or fully rebuild chosen models."""

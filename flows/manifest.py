@@ -37,8 +37,10 @@ def _manifest(settings: Settings) -> dict:
 
 
 def model_names(settings: Settings) -> set[str]:
+    """Models and seeds: what `backfill --full-refresh` may rebuild (a changed seed,
+    such as order_statuses, is rebuilt with the models that read it)."""
     nodes = _manifest(settings)["nodes"].values()
-    return {node["name"] for node in nodes if node["resource_type"] == "model"}
+    return {node["name"] for node in nodes if node["resource_type"] in ("model", "seed")}
 
 
 def gold_models(settings: Settings) -> dict[str, GoldModel]:

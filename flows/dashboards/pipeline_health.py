@@ -1,11 +1,13 @@
 """The Pipeline health dashboard (dbt exposure `pipeline_health`): freshness, volumes, alerts.
 
 Grafana's role may read the Gold database only, so everything here comes from
-Gold: the `pipeline_health` model (Bronze landed and quarantined, per source)
-and the `_processed_at` stamp every Gold row carries (the dbt run that last
-wrote it). Ages are measured against the end of the dashboard's range, which is
-now unless the user moves it. The alert list shows the provisioned rules, the
-same rules the Prefect transform flow evaluates after each run.
+Gold: the `pipeline_health` model (Bronze landed and quarantined, per source),
+the `data_quality` model (the plausibility tests' failing rows, which warn
+rather than stop a build) and the `_processed_at` stamp every Gold row carries
+(the dbt run that last wrote it). Ages are measured against the end of the
+dashboard's range, which is now unless the user moves it. The alert list shows
+the provisioned rules, the same rules the Prefect transform flow evaluates after
+each run.
 """
 
 from __future__ import annotations
@@ -96,6 +98,38 @@ QUARANTINED = Query(
     (string("bronze_source"), number("records_quarantined")),
 )
 
+PLAUSIBILITY_WARNINGS = Query(
+    clean("""
+    select
+        bronze_source,
+        plausibility_warnings
+    from pipeline_health
+    order by plausibility_warnings desc, bronze_source
+    """),
+    (string("bronze_source"), number("plausibility_warnings")),
+)
+
+# The failing tests first: a passing test is listed too, so the panel shows what is checked.
+FAILING_TESTS = Query(
+    clean("""
+    select
+        model_name,
+        tested_column,
+        test_name,
+        bronze_source,
+        failing_rows
+    from data_quality
+    order by failing_rows desc, model_name, test_name, bronze_source
+    """),
+    (
+        string("model_name"),
+        string("tested_column"),
+        string("test_name"),
+        string("bronze_source"),
+        number("failing_rows"),
+    ),
+)
+
 _COUNTS = "\n    union all\n    ".join(
     f"select '{model}' as model, count(*) as row_count from {model}" for model in GOLD_MODELS
 )
@@ -148,7 +182,10 @@ def build() -> Board:
         name="pipeline_health",
         uid="streamlake-pipeline-health",
         title="Streamlake: Pipeline health",
-        description="Freshness per source and layer, rows landed and quarantined, Gold sizes.",
+        description=(
+            "Freshness per source and layer, rows landed and quarantined, "
+            "plausibility warnings, Gold sizes."
+        ),
         time_from="now-24h",
     )
     board.add(
@@ -210,6 +247,45 @@ def build() -> Board:
         .color_scheme(style.by_thresholds()),
         QUARANTINED,
         width=6,
+        height=8,
+    )
+    warned = ((None, "green"), (1, "orange"))
+    board.add(
+        bargauge.Panel()
+        .title("Plausibility warnings per source")
+        .description(
+            "Rows failing the plausibility tests (data_quality) of the models each source "
+            "feeds: new values or odd data that warn instead of stopping the build."
+        )
+        .reduce_options(style.last_value(all_rows=True))
+        .orientation(common.VizOrientation.HORIZONTAL)
+        .display_mode(common.BarGaugeDisplayMode.BASIC)
+        .thresholds(style.thresholds(*warned))
+        .color_scheme(style.by_thresholds()),
+        PLAUSIBILITY_WARNINGS,
+        width=8,
+        height=8,
+    )
+    board.add(
+        table.Panel()
+        .title("Plausibility tests (data_quality)")
+        .description(
+            "Each plausibility test of the dbt project and the rows failing it now, over the "
+            "whole tables; dbt build reports the same tests as WARN."
+        )
+        .override_by_name("model_name", style.properties(display_name="model"))
+        .override_by_name("tested_column", style.properties(display_name="column"))
+        .override_by_name("test_name", style.properties(display_name="test"))
+        .override_by_name("bronze_source", style.properties(display_name="source"))
+        .override_by_name(
+            "failing_rows",
+            [
+                *style.properties(display_name="failing rows", threshold_steps=warned),
+                style.coloured_cells(),
+            ],
+        ),
+        FAILING_TESTS,
+        width=16,
         height=8,
     )
     board.add(

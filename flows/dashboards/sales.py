@@ -18,6 +18,9 @@ REVENUE = period_comparison(
     measure="total_revenue",
     value="revenue",
 )
+# Orders are every live order placed, whatever its status; revenue and the average
+# order value count the orders whose status counts as revenue (the order_statuses
+# seed), as daily_sales_by_region and key_metrics do.
 ORDERS = period_comparison(
     table="daily_sales_by_region", date_column="order_date", measure="order_count", value="orders"
 )
@@ -25,7 +28,7 @@ AVERAGE_ORDER_VALUE = period_comparison(
     table="daily_sales_by_region",
     date_column="order_date",
     measure="total_revenue",
-    per="order_count",
+    per="revenue_order_count",
     value="avg_order_value",
 )
 
@@ -86,7 +89,8 @@ ORDERS_AND_AOV = Query(
     select
         cast(order_date as timestamp) as time,
         sum(order_count) as orders,
-        cast(sum(total_revenue) as double) / nullif(sum(order_count), 0) as avg_order_value
+        cast(sum(total_revenue) as double) / nullif(sum(revenue_order_count), 0)
+            as avg_order_value
     from daily_sales_by_region
     where $__dateFilter(order_date)
     group by order_date
@@ -186,11 +190,19 @@ def build() -> Board:
         width=8,
         height=5,
     )
-    board.add(comparison_stat("Orders", period, "orders", style.COUNT), ORDERS, width=8, height=5)
+    board.add(
+        comparison_stat(
+            "Orders", f"Every live order, cancelled ones included. {period}", "orders", style.COUNT
+        ),
+        ORDERS,
+        width=8,
+        height=5,
+    )
     board.add(
         comparison_stat(
             "Average order value",
-            "Revenue per order over the dashboard's days, against as many days before.",
+            "Revenue per order that counts as revenue (its status, order_statuses seed), "
+            "over the dashboard's days, against as many days before.",
             "avg_order_value",
             style.CURRENCY,
         ),

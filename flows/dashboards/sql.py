@@ -97,6 +97,7 @@ GOLD_MODELS_BY_SOURCE: dict[str, tuple[str, ...]] = {
 GOLD_MODELS: tuple[str, ...] = (
     "active_users",
     "daily_sales_by_region",
+    "data_quality",
     "events_hourly",
     "funnel_daily",
     "geo_distribution",

@@ -43,15 +43,27 @@ live_orders as (
     where not orders.is_deleted
 )
 
+-- order_count counts every live order, whatever its status (a group lives while
+-- it has one); revenue, and the average order value, only the orders whose
+-- status counts as revenue (the order_statuses seed).
 select
     changed_groups.order_date,
     changed_groups.region,
     count(live_orders.order_id) as order_count,
-    cast(coalesce(sum(live_orders.amount), 0) as decimal(18, 2)) as total_revenue,
+    count(case when live_orders.counts_as_revenue then live_orders.order_id end)
+        as revenue_order_count,
     cast(
-        case when count(live_orders.order_id) = 0 then 0
-            else coalesce(sum(live_orders.amount), 0) / count(live_orders.order_id)
-        end
+        coalesce(sum(case when live_orders.counts_as_revenue then live_orders.amount end), 0)
+        as decimal(18, 2)
+    ) as total_revenue,
+    cast(
+        coalesce(
+            sum(case when live_orders.counts_as_revenue then live_orders.amount end)
+            / nullif(
+                count(case when live_orders.counts_as_revenue then live_orders.order_id end), 0
+            ),
+            0
+        )
         as decimal(18, 2)
     ) as avg_order_value,
     count(distinct live_orders.customer_id) as unique_customers,

@@ -24,7 +24,8 @@ with today as (
 sales as (
     select
         sum(sales_days.total_revenue) as revenue,
-        sum(sales_days.order_count) as orders
+        sum(sales_days.order_count) as orders,
+        sum(sales_days.revenue_order_count) as revenue_orders
     from {{ ref('daily_sales_by_region') }} as sales_days
     cross join today
     where sales_days.order_date > {{ dbt.dateadd('day', -window, 'today.today_date') }}
@@ -65,7 +66,7 @@ metrics as (
     union all
     select
         'avg_order_value_{{ window }}d' as metric_name,
-        coalesce(cast(revenue as double) / nullif(orders, 0), 0) as metric_value,
+        coalesce(cast(revenue as double) / nullif(revenue_orders, 0), 0) as metric_value,
         {{ window }} as window_days
     from sales
     union all

@@ -8,6 +8,7 @@
     'silver_rows',
     'newest_silver_write',
     'gold_rows',
+    'plausibility_warnings',
 ]) %}
 
 {{
@@ -19,8 +20,9 @@
 }}
 
 {#- One row per Bronze source: what landed, what was quarantined, how fresh it
-    is, and what Silver and Gold hold from it. Small, so recomputed whole; rows
-    are written only when a figure changed. -#}
+    is, what Silver and Gold hold from it, and how many rows fail its models'
+    plausibility tests (data_quality). Small, so recomputed whole; rows are
+    written only when a figure changed. -#}
 
 {%- set staged = {'events': 'stg_events', 'customers': 'stg_customers',
                   'products': 'stg_products', 'orders': 'stg_orders'} %}
@@ -69,6 +71,14 @@ gold as (
         cast(sum(table_rows) as bigint) as gold_rows
     from gold_tables
     group by bronze_source
+),
+
+warnings as (
+    select
+        bronze_source,
+        cast(sum(failing_rows) as bigint) as plausibility_warnings
+    from {{ ref('data_quality') }}
+    group by bronze_source
 )
 
 select
@@ -80,8 +90,10 @@ select
     coalesce(silver.silver_rows, 0) as silver_rows,
     silver.newest_silver_write,
     coalesce(gold.gold_rows, 0) as gold_rows,
+    coalesce(warnings.plausibility_warnings, 0) as plausibility_warnings,
     {{ run_timestamp() }} as _processed_at
 from landed
 left join quarantined on landed.bronze_source = quarantined.bronze_source
 left join silver on landed.bronze_source = silver.bronze_source
 left join gold on landed.bronze_source = gold.bronze_source
+left join warnings on landed.bronze_source = warnings.bronze_source

@@ -33,7 +33,7 @@ sales as (
         sum(orders.amount) as revenue
     from orders
     inner join changed_products on orders.product_id = changed_products.product_id
-    where not orders.is_deleted and orders.status <> 'cancelled'
+    where not orders.is_deleted and orders.counts_as_revenue
     group by orders.product_id
 )
 

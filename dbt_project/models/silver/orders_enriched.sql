@@ -22,6 +22,16 @@ products as (
     select * from {{ ref('products') }}
 ),
 
+-- Which statuses count as revenue; a status the seed does not list does not.
+-- Read when an order is recomputed: after a change of the seed, the sales
+-- models need a full refresh (streamlake backfill --full-refresh order_statuses).
+order_statuses as (
+    select
+        status,
+        counts_as_revenue
+    from {{ ref('order_statuses') }}
+),
+
 -- Orders whose order, customer or product changed (every order on a first run).
 changed_orders as (
     select order_id from orders
@@ -51,6 +61,7 @@ enriched as (
         orders.quantity,
         orders.amount,
         orders.status,
+        coalesce(order_statuses.counts_as_revenue, false) as counts_as_revenue,
         orders.created_at,
         orders.order_date,
         orders.updated_at,
@@ -60,6 +71,7 @@ enriched as (
     inner join orders on changed_orders.order_id = orders.order_id
     left join customers on orders.customer_id = customers.customer_id
     left join products on orders.product_id = products.product_id
+    left join order_statuses on orders.status = order_statuses.status
 ){% if is_incremental() %},
 
 -- Where each changed order was before (its day and region), read for the
@@ -84,6 +96,7 @@ select
     enriched.quantity,
     enriched.amount,
     enriched.status,
+    enriched.counts_as_revenue,
     enriched.created_at,
     enriched.order_date,
     enriched.updated_at,

@@ -1,0 +1,340 @@
+"""Tests that protect, not freeze (models/_test_policy.md), and revenue by order status.
+
+One lake per module: a small simulated application plus the surprises real
+producers make (an order in a status the application just introduced, an event
+of a new type, a negative order amount, an order whose customer has not
+landed), through the real handlers, then one `dbt build`. The build must finish,
+write every Gold model, report the plausibility tests as warnings, count them in
+data_quality and pipeline_health and fire the alert rule; the new values flow
+through under their own names, and only revenue statuses count as revenue. The
+same build on the aws target runs through the Athena emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from flows.alerts import evaluate, load_rules, rules_path
+from flows.lakehouse import dbt_target_path, open_lake, run_dbt
+from flows.manifest import model_names
+from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
+from flows.simulator.feed import feed
+from flows.simulator.lambda_events import dynamodb_record, kinesis_record
+from flows.simulator.workload import WorkloadConfig, generate
+from flows.warehouse import LocalWarehouse
+from ingestion.settings import Settings
+from tests.athena_emulator import AthenaEmulator
+from tests.test_athena import (
+    BUCKET,
+    LAKE,
+    STATEMENT_LOG,
+    WORKGROUP,
+    AwsBuild,
+    _isolated_environment,
+)
+
+pytestmark = pytest.mark.slow
+
+END = datetime.now(UTC).replace(second=0, microsecond=0)
+WORKLOAD = WorkloadConfig(
+    seed=19, customers=15, products=8, orders=120, events=1_200, days=4, end=END
+)
+REFUNDED = {"order_id": "o-surprise-refunded", "status": "refunded", "amount": Decimal("55.55")}
+NEGATIVE = {"order_id": "o-surprise-negative", "status": "placed", "amount": Decimal("-5.00")}
+ORPHAN = {"order_id": "o-surprise-orphan", "status": "paid", "amount": Decimal("12.34")}
+ORPHAN_CUSTOMER = "c-not-landed-yet"
+NEW_EVENT_TYPE = "wishlist_add"
+# The plausibility tests the surprises fail, and by how many rows each.
+EXPECTED_WARNINGS = {
+    "relationships_orders_status__status__ref_order_statuses_": 1,
+    "accepted_range_orders_amount__0": 1,
+    "relationships_orders_customer_id__customer_id__ref_customers_": 1,
+    "relationships_events_event_type__event_type__ref_event_types_": 1,
+}
+REVENUE_STATUSES = ("placed", "paid", "shipped", "delivered")
+GOLD = [
+    "daily_sales_by_region",
+    "product_performance",
+    "key_metrics",
+    "events_hourly",
+    "top_events",
+    "geo_distribution",
+    "funnel_daily",
+    "user_activity",
+    "active_users",
+    "metric_trends",
+    "data_quality",
+    "pipeline_health",
+]
+
+
+def _first_key(records: list[dict[str, Any]], key: str) -> str:
+    return records[0]["dynamodb"]["Keys"][key]["S"]
+
+
+def surprises(customer_id: str, product_id: str) -> list[Delivery]:
+    """One DynamoDB batch of three odd orders and one Kinesis batch with a new event type."""
+    placed = (END - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    orders = []
+    for n, order in enumerate((REFUNDED, NEGATIVE, ORPHAN)):
+        item = {
+            "customer_id": ORPHAN_CUSTOMER if order is ORPHAN else customer_id,
+            "product_id": product_id,
+            "quantity": 1,
+            "created_at": placed,
+            "updated_at": placed,
+            **order,
+        }
+        orders.append(
+            dynamodb_record(
+                table="orders",
+                event_name="INSERT",
+                keys={"order_id": order["order_id"]},
+                new_item=item,
+                old_item=None,
+                # Far beyond the workload's, so this batch's Bronze file is its own.
+                sequence_number=str(9 * 10**25 + n),
+                created=END - timedelta(hours=3),
+            )
+        )
+    event = {
+        "event_id": "evt-surprise-1",
+        "event_type": NEW_EVENT_TYPE,
+        "user_id": customer_id,
+        "session_id": "s-surprise",
+        "event_time": placed,
+        "properties": {"product_id": product_id},
+        "geo": {"country": "DE", "region": "Bavaria", "city": "Munich"},
+        "device": {"type": "mobile", "os": "iOS", "browser": "Safari"},
+    }
+    kinesis = kinesis_record(
+        json.dumps(event).encode(),
+        stream=WORKLOAD.stream,
+        shard_id="shardId-000000000009",
+        sequence_number="49590338271490256608559692538361571095921575989999999999",
+        partition_key=customer_id,
+        arrival=END - timedelta(hours=3),
+    )
+    return [
+        Delivery("dynamodb_streams", "orders", {"Records": orders}),
+        Delivery("kinesis", WORKLOAD.stream, {"Records": [kinesis]}),
+    ]
+
+
+def plan() -> list[Delivery]:
+    workload = generate(WORKLOAD)
+    customer_id = _first_key(workload.dynamodb["customers"], "customer_id")
+    product_id = _first_key(workload.dynamodb["products"], "product_id")
+    return [*deliveries(workload, DeliveryConfig(seed=3)), *surprises(customer_id, product_id)]
+
+
+@dataclass
+class Built:
+    settings: Settings
+    started: datetime  # naive UTC, as the lake's timestamps
+    results: dict[str, dict[str, Any]]  # run_results.json by unique_id
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    settings = Settings(lake_root=str(tmp_path_factory.mktemp("policy") / "lake"))
+    report = feed(plan(), settings)
+    assert not report.unlanded_batches
+    started = datetime.now(UTC).replace(tzinfo=None)
+    run_dbt(settings, ["build", "--quiet"])  # raises unless dbt exits 0
+    target = dbt_target_path(settings)
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    return Built(settings, started, {r["unique_id"]: r for r in results}, manifest)
+
+
+def _query(settings: Settings, sql: str, parameters: list[Any] | None = None) -> list[tuple]:
+    with open_lake(settings) as con:
+        return con.execute(sql, parameters or []).fetchall()
+
+
+def test_every_test_follows_the_policy(built: Built) -> None:
+    """Plausibility tests warn, all others block; the rules the surprises hit are plausibility."""
+    tests = [n for n in built.manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert len(tests) > 30
+    plausibility = {}
+    for node in tests:
+        severity = node["config"]["severity"].lower()
+        tagged = "plausibility" in node["tags"]
+        assert severity == ("warn" if tagged else "error"), (node["name"], severity, tagged)
+        if tagged:
+            plausibility[node["name"]] = node
+    assert set(EXPECTED_WARNINGS) <= set(plausibility)
+    # Keys stay integrity tests.
+    assert "unique_orders_order_id" not in plausibility
+    assert "not_null_events_event_id" not in plausibility
+    freshness = built.manifest["sources"]["source.streamlake.bronze.orders"]["freshness"]
+    assert freshness["warn_after"]["count"] and not freshness["error_after"]["count"]
+
+
+def test_the_build_writes_every_gold_model_and_warns(built: Built) -> None:
+    results = built.results
+    by_name = {
+        r["unique_id"].split(".")[-1]: r
+        for r in results.values()
+        if r["unique_id"].startswith("model.")
+    }
+    assert {name: by_name[name]["status"] for name in GOLD} == dict.fromkeys(GOLD, "success")
+    assert not [
+        r["unique_id"] for r in results.values() if r["status"] in ("skipped", "error", "fail")
+    ]
+    # Every Gold table holds this run's rows.
+    for model in GOLD:
+        [(newest,)] = _query(built.settings, f"select max(_processed_at) from lake.gold.{model}")
+        assert newest is not None and newest >= built.started - timedelta(seconds=5), model
+    # dbt reports exactly the surprised tests as warnings, with their failing rows.
+    warned = {
+        built.manifest["nodes"][uid]["name"]: r["failures"]
+        for uid, r in results.items()
+        if r["status"] == "warn"
+    }
+    assert warned == EXPECTED_WARNINGS
+
+
+def test_data_quality_and_pipeline_health_count_the_warnings(built: Built) -> None:
+    rows = _query(
+        built.settings,
+        "select test_name, model_name, tested_column, bronze_source, failing_rows "
+        "from lake.gold.data_quality",
+    )
+    plausibility = {
+        n["name"]
+        for n in built.manifest["nodes"].values()
+        if n["resource_type"] == "test" and "plausibility" in n["tags"]
+    }
+    assert {row[0] for row in rows} == plausibility, "one row per plausibility test"
+    failing = {test: count for test, _, _, _, count in rows if count}
+    assert failing == EXPECTED_WARNINGS
+    assert (
+        "relationships_orders_status__status__ref_order_statuses_",
+        "orders",
+        "status",
+        "orders",
+        1,
+    ) in rows
+    per_source = dict(
+        _query(
+            built.settings,
+            "select bronze_source, plausibility_warnings from lake.gold.pipeline_health",
+        )
+    )
+    assert per_source == {"orders": 3, "events": 1, "customers": 0, "products": 0}
+
+
+def test_the_alert_rule_fires(built: Built) -> None:
+    rules = [r for r in load_rules(rules_path(built.settings)) if r.name == "plausibility_warnings"]
+    [result] = evaluate(rules, LocalWarehouse(built.settings), built.settings)
+    assert result.firing and result.observed == sum(EXPECTED_WARNINGS.values())
+
+
+def test_new_values_flow_through_and_only_revenue_statuses_count(built: Built) -> None:
+    settings = built.settings
+    statuses = ", ".join(f"'{s}'" for s in REVENUE_STATUSES)
+    [(expected_revenue, live_orders, revenue_orders)] = _query(
+        settings,
+        f"select sum(case when status in ({statuses}) then amount else 0 end), count(*), "
+        f"count(case when status in ({statuses}) then 1 end) "
+        "from lake.silver.orders where not is_deleted",
+    )
+    [(revenue, orders, counted)] = _query(
+        settings,
+        "select sum(total_revenue), sum(order_count), sum(revenue_order_count) "
+        "from lake.gold.daily_sales_by_region",
+    )
+    assert (revenue, orders, counted) == (expected_revenue, live_orders, revenue_orders)
+    assert orders > counted, "cancelled and refunded orders are orders, not revenue"
+    [(status, amount)] = _query(
+        settings,
+        "select status, amount from lake.silver.orders where order_id = ?",
+        [REFUNDED["order_id"]],
+    )
+    assert (status, amount) == ("refunded", REFUNDED["amount"])
+    [(key_revenue,)] = _query(
+        settings, "select metric_value from lake.gold.key_metrics where metric_name = 'revenue_30d'"
+    )
+    assert key_revenue == pytest.approx(float(expected_revenue))
+    # The orphan order counts under the region 'unknown' until its customer lands.
+    [(unknown_orders,)] = _query(
+        settings,
+        "select sum(order_count) from lake.gold.daily_sales_by_region where region = 'unknown'",
+    )
+    assert unknown_orders == 1
+    for model in ("events_hourly", "top_events"):
+        [(events,)] = _query(
+            settings,
+            f"select sum(event_count) from lake.gold.{model} where event_type = ?",
+            [NEW_EVENT_TYPE],
+        )
+        assert events == 1, model
+
+
+def test_data_quality_drops_the_row_of_a_test_no_longer_in_the_project(built: Built) -> None:
+    with open_lake(built.settings, read_only=False) as con:
+        before = con.execute("select * from lake.gold.data_quality order by all").fetchall()
+        con.execute(
+            "insert into lake.gold.data_quality values "
+            "('a_retired_test', 'orders', 'amount', 'orders', 7, now()::timestamp)"
+        )
+    run_dbt(built.settings, ["run", "--quiet", "--select", "data_quality"])
+    after = _query(built.settings, "select * from lake.gold.data_quality order by all")
+    assert after == before, "the retired test's row is gone, the others unchanged"
+
+
+def test_a_changed_seed_is_one_backfill_of_the_sales_models(built: Built) -> None:
+    """`streamlake backfill --full-refresh order_statuses` takes the seed and rebuilds
+    everything downstream of it (dbt's `order_statuses+`): every sales Gold model."""
+    assert "order_statuses" in model_names(built.settings)
+    children = built.manifest["child_map"]
+    downstream, todo = set(), ["seed.streamlake.order_statuses"]
+    while todo:
+        for child in children[todo.pop()]:
+            if child.startswith("model.") and child not in downstream:
+                downstream.add(child)
+                todo.append(child)
+    names = {uid.split(".")[-1] for uid in downstream}
+    assert {"daily_sales_by_region", "product_performance", "key_metrics", "metric_trends"} <= names
+
+
+@pytest.fixture(scope="module")
+def aws_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
+    with AthenaEmulator(STATEMENT_LOG.with_name("policy_statements.log")) as emulator:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        emulator.client("athena").create_work_group(
+            Name=WORKGROUP,
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
+                "EnforceWorkGroupConfiguration": True,
+            },
+        )
+        yield AwsBuild(
+            emulator=emulator,
+            target_path=tmp_path_factory.mktemp("aws-policy") / "target",
+            steps={},
+            environment=_isolated_environment(emulator),
+        )
+
+
+def test_the_same_build_passes_on_the_aws_target(aws_build: AwsBuild) -> None:
+    assert LAKE.startswith("s3://")
+    bronze = aws_build.dbt("bronze", "run-operation", "create_bronze_tables")
+    assert bronze.returncode == 0, bronze.output[-4000:]
+    step = aws_build.dbt("build", "build", "--exclude-resource-type", "unit_test")
+    assert step.returncode == 0, step.output[-8000:]
+    failed = [s for s in step.statements if s.outcome.state != "SUCCEEDED"]
+    assert not failed, "\n\n".join(f"{s.outcome.reason}\n{s.sql}" for s in failed)
+    data_quality = [s for s in step.statements if "data_quality" in (s.outcome.target or "")]
+    assert data_quality, "data_quality was built on Athena"
+    assert any("order_statuses" in s.sql for s in data_quality)
