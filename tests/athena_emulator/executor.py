@@ -274,6 +274,12 @@ DType = exp.DataType.Type
 HIDDEN_PLACEHOLDER = "__emu_hidden"
 
 
+def _cast(expression: exp.Expression, to: str | exp.DataType) -> exp.Cast:
+    """A cast that is always written (sqlglot's exp.cast drops one to the same base type)."""
+    data_type = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    return exp.Cast(this=expression, to=data_type)
+
+
 def _replacement(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Cast) and isinstance(node.this, exp.Anonymous):
         hidden = node.this
@@ -310,11 +316,11 @@ def _replacement(node: exp.Expression) -> exp.Expression:
         node.this.type, {DType.DATE}
     ):
         # On a date, Trino's date_add and date_trunc return a date.
-        return exp.cast(node.copy(), "date")
+        return _cast(node.copy(), "date")
     if isinstance(node, exp.AtTimeZone):
         # Trino: the same instant, shown in the zone. A cast of it to a timestamp
         # or a date keeps the zone's wall time.
-        instant = exp.cast(node.this, "timestamptz")
+        instant = _cast(node.this, "timestamptz")
         if isinstance(node.parent, exp.Cast) and _is(
             node.parent.args["to"],
             {DType.TIMESTAMP, DType.DATE, DType.DATETIME, DType.TIMESTAMPNTZ},
@@ -327,17 +333,17 @@ def _replacement(node: exp.Expression) -> exp.Expression:
         if target.this in INTEGERS and _is(source, TEXT):
             name = target.sql("trino").upper()
             checked = exp.func("trino_integer_text", node.this, exp.Literal.string(name))
-            return exp.cast(checked, target.copy())
+            return _cast(checked, target.copy())
         if target.this in INTEGERS and _is(source, FLOATS):
             # Trino rounds half away from zero; DuckDB's cast rounds half to even.
-            return exp.cast(exp.func("round", node.this), target.copy())
+            return _cast(exp.func("round", node.this), target.copy())
         if target.this == DType.TIMESTAMPTZ:
-            return exp.cast(node.this, "timestamptz")
+            return _cast(node.this, "timestamptz")
         if target.this == DType.TIMESTAMP and target.expressions:
             if int(target.expressions[0].name or 3) == 3:
                 # Trino rounds to the type's precision; a DuckDB timestamp holds micros.
-                return exp.cast(exp.cast(node.this, "timestamp(3)"), "timestamp")
-            return exp.cast(node.this, "timestamp")
+                return _cast(_cast(node.this, "timestamp(3)"), "timestamp")
+            return _cast(node.this, "timestamp")
     return node
 
 

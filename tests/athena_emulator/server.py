@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -256,6 +257,10 @@ class AthenaEmulator:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        # moto's backends live in the process: an emulator starts from an empty AWS.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        ).close()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_text(
             f"-- Athena emulator statement log, started {_stamp(datetime.now(UTC))}\n"
