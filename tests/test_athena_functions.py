@@ -226,3 +226,49 @@ def test_aggregates_over_no_rows(athena: Frontend) -> None:
         athena,
         "select count(*) as n, max(x) as m, sum(x) as s from (values 1) as t(x) where x > 1",
     ) == ["0", None, None]
+
+
+def test_bytes_scanned_are_the_partitions_a_filter_selects(athena: Frontend) -> None:
+    """A Bronze read counts the Parquet column chunks of the dt partitions its
+    filter keeps (partition projection prunes the rest), of the columns read."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = athena.s3
+    s3.create_bucket(Bucket="bytes")
+    for day in ("2026-11-20", "2026-11-21"):
+        buffer = io.BytesIO()
+        table = pa.table({"id": [f"{day}-{n}" for n in range(500)], "n": list(range(500))})
+        pq.write_table(table, buffer)
+        s3.put_object(Bucket="bytes", Key=f"landed/dt={day}/part.parquet", Body=buffer.getvalue())
+    created = run(
+        athena,
+        "create external table functions.landed (id string, n bigint) "
+        "partitioned by (dt string) stored as parquet location 's3://bytes/landed/' "
+        "tblproperties ('projection.enabled' = 'true', 'projection.dt.type' = 'date', "
+        "'projection.dt.format' = 'yyyy-MM-dd', 'projection.dt.range' = '2020-01-01,NOW', "
+        "'storage.location.template' = 's3://bytes/landed/dt=${dt}/')",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    both = run(
+        athena, 'select count(*) as c, max(id) as m, max("$path") as p from functions.landed'
+    )
+    one = run(
+        athena,
+        "select count(*) as c, max(id) as m from functions.landed "
+        "where cast(dt as date) >= date '2026-11-21'",
+    )
+    only_n = run(athena, "select max(n) as m from functions.landed")
+    assert both.rows == [["1000", "2026-11-21-99", "s3://bytes/landed/dt=2026-11-21/part.parquet"]]
+    assert one.rows == [["500", "2026-11-21-99"]]
+    assert 0 < one.bytes_scanned < both.bytes_scanned
+    assert abs(2 * one.bytes_scanned - both.bytes_scanned) <= both.bytes_scanned // 10
+    # Only the columns read: n's chunks are smaller than id's.
+    assert 0 < only_n.bytes_scanned < both.bytes_scanned
+    # A file landed after a statement is read by the next one.
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"id": ["late"], "n": [1]}), buffer)
+    s3.put_object(Bucket="bytes", Key="landed/dt=2026-11-22/late.parquet", Body=buffer.getvalue())
+    assert run(athena, "select count(*) as c from functions.landed").rows == [["1001"]]

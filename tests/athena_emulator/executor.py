@@ -622,15 +622,27 @@ class Engine:
                 else:
                     columns.append(f'CAST(NULL AS {duckdb_type(kind)}) AS "{column}"')
             hive = all(f"{p}=" in str(files[0][0]) for p in partitions) and partitions
+            parameters = table.raw.get("Parameters", {})
+            # A projected date partition stays a DuckDB date: DuckDB prunes files
+            # by `cast(dt as date) >= ...` only when no cast is left to apply
+            # (its values compare and print as the yyyy-MM-dd strings they are).
+            dates = {
+                p
+                for p in partitions
+                if parameters.get(f"projection.{p}.type") == "date"
+                and parameters.get(f"projection.{p}.format", "yyyy-MM-dd") == "yyyy-MM-dd"
+            }
             for partition in partitions:
-                if hive:
+                if hive and partition in dates:
+                    columns.append(f'"{partition}"')
+                elif hive:
                     columns.append(f'CAST("{partition}" AS VARCHAR) AS "{partition}"')
                 else:
                     # a template that is not k=v: the value is read from the key
                     regex = _partition_regex(files, partition)
                     columns.append(f"regexp_extract(filename, '{regex}', 1) AS \"{partition}\"")
             columns.append(f'{path_uri} AS "$path"')
-            types = ", ".join(f"'{p}': 'VARCHAR'" for p in partitions)
+            types = ", ".join(f"'{p}': '{'DATE' if p in dates else 'VARCHAR'}'" for p in partitions)
             options = "union_by_name = true, filename = true"
             if hive:
                 options += f", hive_partitioning = true, hive_types = {{{types}}}"
