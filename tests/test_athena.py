@@ -1,10 +1,12 @@
 """The aws target, built offline against the Athena emulator (tests/athena_emulator/).
 
 One emulator (moto's server on 127.0.0.1 with Athena's front end) serves the
-module. dbt runs as on AWS: create_bronze_tables, `dbt seed`, `dbt run` twice
-(the first build, then the incremental MERGE path) and `dbt docs generate`,
-every statement checked with the Trino grammar, Trino's function catalog and the
-Glue catalog. The statement log is kept at target/athena_emulator/statements.log.
+module. A small plan lands through the handlers into its S3, then dbt runs as
+on AWS: create_bronze_tables, `dbt seed`, `dbt run` twice (the first build,
+then the incremental MERGE path from the tables' own watermarks) and `dbt docs
+generate`, every statement checked with the Trino grammar, Trino's function
+catalog and the Glue catalog, and run on the emulator's DuckDB. The statement
+log is kept at target/athena_emulator/statements.log.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ import pytest
 import yaml
 
 from flows.lakehouse import dbt_environment
+from flows.simulator.delivery import DeliveryConfig, deliveries
+from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
 from tests.athena_emulator import AthenaEmulator
+from tests.athena_emulator.landing import land
 from tests.athena_emulator.server import Statement
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars
 
@@ -36,6 +41,8 @@ STATEMENT_LOG = ROOT / "target" / "athena_emulator" / "statements.log"
 BUCKET = "streamlake-emulated-lake"
 LAKE = f"s3://{BUCKET}/lake"
 WORKGROUP = "streamlake"
+# Enough Bronze for every model to hold rows, so that the watermarks are real.
+SMALL_PLAN = WorkloadConfig(seed=3, customers=8, products=5, orders=30, events=200, days=3)
 # Names other than the layers' own, so that nothing can lean on the defaults.
 DATABASES = {"bronze": "sl_bronze", "silver": "sl_silver", "gold": "sl_gold"}
 # Contract types (Gold YAML) as Glue stores them for an Iceberg table.
@@ -144,6 +151,8 @@ def aws_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
                 "EnforceWorkGroupConfiguration": True,
             },
         )
+        plan = deliveries(generate(SMALL_PLAN), DeliveryConfig(seed=3))
+        land(emulator, plan, LAKE)
         build = AwsBuild(
             emulator=emulator,
             target_path=tmp_path_factory.mktemp("aws") / "target",

@@ -116,6 +116,11 @@ class GlueCatalog:
     def changed(self) -> None:
         self._version += 1
 
+    @property
+    def version(self) -> int:
+        """Grows with every change to Glue (the engine re-reads the catalog then)."""
+        return self._version
+
     def _tables(self) -> dict[str, dict[str, Table]]:
         version = self._version
         if self._snapshot is None or self._snapshot[0] != version:
@@ -168,12 +173,13 @@ class GlueCatalog:
 
     def sqlglot_schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
         """Every table's visible columns with Trino types, for sqlglot's qualify."""
-        return {
-            CATALOG: {
-                database: {name: dict(table.columns) for name, table in tables.items()}
-                for database, tables in self._tables().items()
-            }
+        databases = {
+            database: {name: dict(table.columns) for name, table in tables.items()}
+            for database, tables in self._tables().items()
+            if tables
         }
+        # sqlglot refuses a catalog with no tables; a query of literals needs none.
+        return {CATALOG: databases} if databases else {}
 
 
 def table_input(raw: dict[str, Any]) -> dict[str, Any]:

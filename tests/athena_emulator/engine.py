@@ -14,9 +14,10 @@ Each statement goes down one of three paths, as in Athena:
   infers the result's column types.
 
 A statement that passes changes the Glue catalog the way Athena would (CTAS,
-views, DDL, RENAME, DROP) and a SELECT returns its columns. No data is read or
-written: results carry no rows, except the one row an aggregate without GROUP
-BY always returns (see `_aggregate_row`).
+views, DDL, RENAME, DROP) and, when the front end has an engine
+(`executor.Engine`), runs for real on DuckDB: a SELECT returns its rows, CTAS
+and DML change the rows the emulator holds for Iceberg tables, and every
+statement reports its kind and the bytes it scanned.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlglot
@@ -36,7 +35,6 @@ from sqlglot.errors import OptimizeError, ParseError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
-from sqlglot.optimizer.simplify import simplify
 from trino_query_parser import TrinoSyntaxError, parse_statement
 
 from tests.athena_emulator import hive_ddl
@@ -47,6 +45,13 @@ from tests.athena_emulator.catalog import (
     Table,
     table_input,
     view_original_text,
+)
+from tests.athena_emulator.executor import (
+    HIDDEN_PLACEHOLDER,
+    Engine,
+    ExecutionError,
+    translate,
+    trino_text,
 )
 from tests.athena_emulator.types import (
     EXPRESSION_METADATA,
@@ -111,7 +116,15 @@ ICEBERG_TRANSFORM = re.compile(
     r"^(?:(?P<unit>year|month|day|hour)\((?P<column>\w+)\)"
     r"|(?:bucket|truncate)\(\s*\d+\s*,\s*(?P<arg>\w+)\s*\)|(?P<identity>\w+))$"
 )
-AGGREGATES = (exp.Max, exp.Min, exp.Count, exp.Sum, exp.Avg, exp.AggFunc)
+# Statement kinds, as issue #17's accounting counts them.
+KINDS = ("SELECT", "CTAS", "MERGE", "INSERT", "DELETE", "DDL", "OTHER")
+_KIND_OF_SUBSTATEMENT = {
+    "SELECT": "SELECT",
+    "CREATE_TABLE_AS_SELECT": "CTAS",
+    "MERGE_INTO": "MERGE",
+    "INSERT": "INSERT",
+    "DELETE": "DELETE",
+}
 
 
 class AthenaFailure(Exception):
@@ -142,8 +155,20 @@ class Outcome:
     error_type: int | None = None
     columns: list[tuple[str, str]] = field(default_factory=list)
     rows: list[list[str | None]] = field(default_factory=list)
-    update_count: int = 0
+    update_count: int | None = None
     target: str | None = None
+    # Parquet bytes the statement read (see executor.py for what is counted).
+    bytes_scanned: int = 0
+
+    @property
+    def kind(self) -> str:
+        """SELECT, CTAS, MERGE, INSERT, DELETE, DDL or OTHER (UPDATE, OPTIMIZE,
+        VACUUM, SHOW, DESCRIBE and failed statements Athena never classified)."""
+        if self.substatement_type in _KIND_OF_SUBSTATEMENT:
+            return _KIND_OF_SUBSTATEMENT[self.substatement_type]
+        if self.statement_type == "DDL":
+            return "DDL"
+        return "OTHER"
 
 
 def _position(error: Exception) -> tuple[int | None, int | None]:
@@ -190,9 +215,8 @@ class Frontend:
 
     catalog: GlueCatalog
     s3: Any
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # When each table was last written by a statement here (for `_aggregate_row`).
-    written_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # Runs what passes on DuckDB; without one the front end only checks.
+    engine: Engine | None = None
     _output_location: str | None = None
 
     def run(
@@ -211,6 +235,14 @@ class Frontend:
             if hive_ddl.is_hive_ddl(text):
                 return self._hive(text, database or "default")
             return self._trino(text, database or "default", query_id)
+        except ExecutionError as error:
+            return Outcome(
+                state="FAILED",
+                statement_type="DDL" if hive_ddl.is_hive_ddl(text) else "DML",
+                substatement_type=kind.upper() or "UNKNOWN",
+                reason=str(error),
+                error_type=USER_ERROR,
+            )
         except AthenaFailure as failure:
             return Outcome(
                 state="FAILED",
@@ -306,14 +338,19 @@ class Frontend:
         if isinstance(tree, exp.Drop) and tree.kind == "VIEW":
             return self._drop_view(tree, database)
         if isinstance(tree, exp.Query):
-            columns = self.resolve_query(tree, database)
-            return Outcome(
-                state="SUCCEEDED",
-                statement_type="DML",
-                substatement_type="SELECT",
-                columns=columns,
-                rows=self._aggregate_row(tree, database, columns),
+            columns, typed = self.analyze(tree, database)
+            outcome = Outcome(
+                state="SUCCEEDED", statement_type="DML", substatement_type="SELECT", columns=columns
             )
+            if self.engine is not None:
+                self._sync(tree, database)
+                result = self.engine.run(translate(typed))
+                outcome.rows = [
+                    [trino_text(value, kind) for value, (_, kind) in zip(row, columns, strict=True)]
+                    for row in result.rows
+                ]
+                outcome.bytes_scanned = result.bytes_scanned
+            return outcome
         raise AthenaFailure(
             "EMULATOR_LIMITATION",
             f"the emulator does not know how Athena runs {type(tree).__name__} statements",
@@ -321,6 +358,14 @@ class Frontend:
 
     def resolve_query(self, query: exp.Expression, database: str) -> list[tuple[str, str]]:
         """Resolve every table and column of a query against Glue; its output columns."""
+        return self.analyze(query, database)[0]
+
+    def analyze(
+        self, query: exp.Expression, database: str
+    ) -> tuple[list[tuple[str, str]], exp.Expression]:
+        """Resolve every table and column of a query against Glue: its output
+        columns, and the query qualified, with `*` expanded and types annotated
+        (what the engine translates)."""
         query = query.copy()
         cte_names = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
         for table in query.find_all(exp.Table):
@@ -366,13 +411,49 @@ class Frontend:
         )
         self._check_comparisons(annotated)
         # Athena names an unnamed column _col0, _col1, ...
-        return [
+        columns = [
             (
                 re.sub(r"^_col_(\d+)$", r"_col\1", select.alias_or_name.lower()),
                 trino_type_name(select.type),
             )
             for select in annotated.selects
         ]
+        return columns, annotated
+
+    # ---------------------------------------------------------- execution
+
+    def _hive_tables_read(
+        self, tree: exp.Expression, database: str, seen: set[tuple[str, str]] | None = None
+    ) -> set[tuple[str, str]]:
+        """The Hive tables a statement reads, straight or through views."""
+        seen = set() if seen is None else seen
+        found: set[tuple[str, str]] = set()
+        for node in tree.find_all(exp.Table):
+            if not node.name:
+                continue
+            key = ((node.db or database).lower(), node.name.lower())
+            if key in seen:
+                continue
+            seen.add(key)
+            table = self.catalog.table(*key)
+            if table is None:
+                continue
+            if table.kind == "hive":
+                found.add(key)
+            elif table.kind == "view":
+                body = _view_body(table.raw)
+                if body is not None:
+                    found |= self._hive_tables_read(body, key[0], seen)
+        return found
+
+    def _sync(self, tree: exp.Expression, database: str) -> None:
+        assert self.engine is not None
+        self.engine.sync(self._hive_tables_read(tree, database))
+
+    def view_sql(self, sql: str, database: str) -> str:
+        """A Glue view's Trino SQL as DuckDB SQL (for the engine's catalog sync)."""
+        tree = with_default_precision(sqlglot.parse_one(sql, read="trino"))
+        return translate(self.analyze(tree, database)[1])
 
     def _replace_hidden_columns(self, query: exp.Expression, database: str) -> None:
         """`"$path"` resolves only straight over a Hive table, never through a CTE or `*`."""
@@ -391,7 +472,20 @@ class Frontend:
                 table = self.catalog.table(db, name)
                 if table is None or table.kind != "hive":
                     continue
-                stand_in = exp.cast(exp.null(), HIDDEN_COLUMNS[column.name.lower()])
+                alias = column.table or next(
+                    alias for alias, source in scope.sources.items() if source is sources[0]
+                )
+                # Typed like the hidden column; the engine reads the real one.
+                stand_in = exp.cast(
+                    exp.Anonymous(
+                        this=HIDDEN_PLACEHOLDER,
+                        expressions=[
+                            exp.Literal.string(column.name.lower()),
+                            exp.Literal.string(alias.lower()),
+                        ],
+                    ),
+                    HIDDEN_COLUMNS[column.name.lower()],
+                )
                 if isinstance(column.parent, exp.Select):
                     stand_in = exp.alias_(stand_in, column.name, quoted=True)
                 column.replace(stand_in)
@@ -419,52 +513,6 @@ class Frontend:
                     "All COALESCE operands must be the same type: "
                     + ", ".join(trino_type_name(e.type) for e in [node.this, *node.expressions]),
                 )
-
-    def _aggregate_row(
-        self, tree: exp.Expression, database: str, columns: list[tuple[str, str]]
-    ) -> list[list[str | None]]:
-        """The one row an aggregate query without GROUP BY returns, over no data.
-
-        No data exists here: count() is 0 and other aggregates are NULL, and
-        expressions over them are folded (so dbt's `count(*) != 0` is false).
-        One exception: max() or min() of a timestamp column of a table this
-        emulator wrote is the time of that write, which is what the project's
-        watermark queries read, so that the second dbt run takes the
-        incremental path with a real watermark literal.
-        """
-        if not isinstance(tree, exp.Select) or tree.args.get("group"):
-            return []
-        if not all(list(s.find_all(*AGGREGATES)) for s in tree.selects):
-            return []
-        source = tree.args.get("from_")
-        written = None
-        if source is not None and isinstance(source.this, exp.Table) and not tree.args.get("joins"):
-            db = (source.this.db or database).lower()
-            written = self.written_at.get((db, source.this.name.lower()))
-        row: list[str | None] = []
-        for select, (_, kind) in zip(tree.selects, columns, strict=True):
-            function = select.unalias()
-            if written and isinstance(function, exp.Max | exp.Min) and kind.startswith("timestamp"):
-                row.append(written.strftime("%Y-%m-%d %H:%M:%S.%f"))
-                continue
-            folded = function.copy()
-            for aggregate in list(folded.find_all(*AGGREGATES)):
-                if aggregate is folded:
-                    folded = (
-                        exp.Literal.number(0) if isinstance(aggregate, exp.Count) else exp.null()
-                    )
-                else:
-                    aggregate.replace(
-                        exp.Literal.number(0) if isinstance(aggregate, exp.Count) else exp.null()
-                    )
-            folded = simplify(folded)
-            if isinstance(folded, exp.Boolean):
-                row.append("true" if folded.this else "false")
-            elif isinstance(folded, exp.Literal):
-                row.append(str(folded.this))
-            else:
-                row.append(None)
-        return [row]
 
     def _properties(self, create: exp.Create) -> dict[str, exp.Expression]:
         found: dict[str, exp.Expression] = {}
@@ -497,7 +545,7 @@ class Frontend:
                 )
         query = create.expression
         self._check_output_names(query)
-        columns = self.resolve_query(query, database)
+        columns, typed = self.analyze(query, database)
         column_names = [c for c, _ in columns]
         for column in column_names:
             check_name(column, "Column")
@@ -516,9 +564,13 @@ class Frontend:
             raise AthenaFailure(
                 "NOT_SUPPORTED", str(error), error_type=ICEBERG_ERROR if iceberg else USER_ERROR
             ) from None
+        if self.engine is not None:
+            self._sync(query, database)
         if iceberg:
-            return self._create_iceberg(db, name, properties, columns, glue_columns, query_id)
-        return self._create_hive_ctas(db, name, properties, column_names, glue_columns, query_id)
+            return self._create_iceberg(db, name, properties, columns, glue_columns, typed)
+        return self._create_hive_ctas(
+            db, name, properties, column_names, glue_columns, query_id, typed
+        )
 
     def _check_output_names(self, query: exp.Expression) -> None:
         selects = query.selects
@@ -546,7 +598,7 @@ class Frontend:
         properties: dict[str, exp.Expression],
         columns: list[tuple[str, str]],
         glue_columns: list[dict[str, Any]],
-        query_id: str,
+        typed: exp.Expression,
     ) -> Outcome:
         if _literal(properties.get("is_external")) not in ("false", None) or (
             "is_external" not in properties
@@ -588,6 +640,11 @@ class Frontend:
             for key, value in properties.items()
             if key in ICEBERG_TABLE_PROPERTIES | {"write_compression", "format"}
         }
+        outcome = Outcome("SUCCEEDED", "DDL", "CREATE_TABLE_AS_SELECT", target=f"{db}.{name}")
+        if self.engine is not None:
+            result = self.engine.create_table(db, name, columns, translate(typed), location)
+            outcome.update_count = result.update_count
+            outcome.bytes_scanned = result.bytes_scanned
         metadata_location = self._write_iceberg_metadata(
             location, columns, spec, table_properties, sequence=0
         )
@@ -610,8 +667,7 @@ class Frontend:
                 },
             },
         )
-        self.written_at[(db, name)] = self.clock()
-        return Outcome("SUCCEEDED", "DDL", "CREATE_TABLE_AS_SELECT", target=f"{db}.{name}")
+        return outcome
 
     def _create_hive_ctas(
         self,
@@ -621,6 +677,7 @@ class Frontend:
         column_names: list[str],
         glue_columns: list[dict[str, Any]],
         query_id: str,
+        typed: exp.Expression,
     ) -> Outcome:
         if _literal(properties.get("is_external")) == "false":
             raise AthenaFailure(
@@ -647,7 +704,13 @@ class Frontend:
         data_columns = [c for c in glue_columns if c["Name"] not in partitioned_by]
         partition_keys = [c for c in glue_columns if c["Name"] in partitioned_by]
         file_format = (_literal(properties.get("format")) or "parquet").lower()
-        self._put(f"{location.rstrip('/')}/{query_id}_00000", b"")
+        outcome = Outcome("SUCCEEDED", "DDL", "CREATE_TABLE_AS_SELECT", target=f"{db}.{name}")
+        if self.engine is not None and file_format == "parquet":
+            result = self.engine.write_objects(translate(typed), location, query_id, partitioned_by)
+            outcome.update_count = result.update_count
+            outcome.bytes_scanned = result.bytes_scanned
+        else:
+            self._put(f"{location.rstrip('/')}/{query_id}_00000", b"")
         self.catalog.create_table(
             db,
             {
@@ -662,8 +725,7 @@ class Frontend:
                 },
             },
         )
-        self.written_at[(db, name)] = self.clock()
-        return Outcome("SUCCEEDED", "DDL", "CREATE_TABLE_AS_SELECT", target=f"{db}.{name}")
+        return outcome
 
     def _create_view(self, create: exp.Create, text: str, database: str) -> Outcome:
         db, name = self._table_ref(create.this, database)
@@ -680,7 +742,7 @@ class Frontend:
             )
         query = create.expression
         self._check_output_names(query)
-        columns = self.resolve_query(query, database)
+        columns, typed = self.analyze(query, database)
         body = query.sql("trino")
         view_input = {
             "Name": name,
@@ -693,6 +755,9 @@ class Frontend:
                 "SerdeInfo": {},
             },
         }
+        if self.engine is not None:
+            self._sync(query, database)
+            self.engine.create_view(db, name, translate(typed), text=view_input["ViewOriginalText"])
         if existing is None:
             self.catalog.create_table(db, view_input)
         else:
@@ -742,15 +807,28 @@ class Frontend:
                     "COLUMN_NOT_FOUND",
                     f"Insert column name does not exist in target table: {column}",
                 )
-        columns = self.resolve_query(insert.expression, database)
+        columns, typed = self.analyze(insert.expression, database)
         if len(columns) != len(listed):
             raise AthenaFailure(
                 "TYPE_MISMATCH",
                 f"Insert query has {len(columns)} columns, target table has {len(listed)}",
             )
         self._check_assignable(dict(target.columns), list(zip(listed, columns, strict=True)))
-        self.written_at[(db, name)] = self.clock()
-        return Outcome("SUCCEEDED", "DML", "INSERT", target=f"{db}.{name}")
+        outcome = Outcome("SUCCEEDED", "DML", "INSERT", target=f"{db}.{name}", update_count=0)
+        if self.engine is not None:
+            if target.kind != "iceberg":
+                raise AthenaFailure(
+                    "EMULATOR_LIMITATION", "the emulator inserts only into Iceberg tables"
+                )
+            self._sync(insert, database)
+            names = ", ".join(f'"{c}"' for c in listed)
+            result = self.engine.run(
+                f"INSERT INTO {self.engine.qualified(db, name)} ({names}) {translate(typed)}"
+            )
+            self.engine.changed(db, name)
+            outcome.update_count = result.update_count
+            outcome.bytes_scanned = result.bytes_scanned
+        return outcome
 
     def _check_assignable(
         self, target: dict[str, str], pairs: list[tuple[str, tuple[str, str]]]
@@ -823,8 +901,32 @@ class Frontend:
         probe = probe.join(f"{source_sql} as {source_alias}", join_type="cross", dialect="trino")
         del source_columns  # resolved through the probe
         self.resolve_query(with_default_precision(probe), database)
-        self.written_at[(target.database, target.name)] = self.clock()
-        return Outcome("SUCCEEDED", "DML", "MERGE_INTO", target=f"{target.database}.{target.name}")
+        outcome = Outcome(
+            "SUCCEEDED",
+            "DML",
+            "MERGE_INTO",
+            target=f"{target.database}.{target.name}",
+            update_count=0,
+        )
+        if self.engine is not None:
+            self._sync(merge, database)
+            source = translate(using)
+            if self.engine.multiple_matches(
+                self.engine.qualified(target.database, target.name),
+                f'"{target_alias}"',
+                source,
+                translate(merge.args["on"]),
+            ):
+                # Trino's MERGE fails rather than pick one of several source rows.
+                raise AthenaFailure(
+                    "MERGE_TARGET_ROW_MULTIPLE_MATCHES",
+                    "One MERGE target table row matched more than one source row",
+                )
+            result = self.engine.run(translate(merge))
+            self.engine.changed(target.database, target.name)
+            outcome.update_count = result.update_count
+            outcome.bytes_scanned = result.bytes_scanned
+        return outcome
 
     def _delete_or_update(self, statement: exp.Delete | exp.Update, database: str) -> Outcome:
         verb = "DELETE" if isinstance(statement, exp.Delete) else "UPDATE"
@@ -846,8 +948,16 @@ class Frontend:
                 f'"{target.database}"."{target.name}" as {alias}', dialect="trino"
             )
             self.resolve_query(probe, database)
-        self.written_at[(target.database, target.name)] = self.clock()
-        return Outcome("SUCCEEDED", "DML", verb, target=f"{target.database}.{target.name}")
+        outcome = Outcome(
+            "SUCCEEDED", "DML", verb, target=f"{target.database}.{target.name}", update_count=0
+        )
+        if self.engine is not None:
+            self._sync(statement, database)
+            result = self.engine.run(translate(statement))
+            self.engine.changed(target.database, target.name)
+            outcome.update_count = result.update_count
+            outcome.bytes_scanned = result.bytes_scanned
+        return outcome
 
     # --------------------------------------------------------- maintenance
 
@@ -1125,10 +1235,11 @@ class Frontend:
                     error_type=DDL_FAILED,
                 )
             raw["Name"] = new_name
+            if self.engine is not None:
+                self.engine.sync(set())
+                self.engine.rename(db, name, new_db, new_name)
             self.catalog.create_table(new_db, raw)
             self.catalog.delete_table(db, name)
-            if (db, name) in self.written_at:
-                self.written_at[(new_db, new_name)] = self.written_at.pop((db, name))
             return Outcome("SUCCEEDED", "DDL", substatement, target=f"{new_db}.{new_name}")
         if table.kind == "view":
             raise AthenaFailure(
@@ -1347,3 +1458,18 @@ def _validator_knows(statement: hive_ddl.HiveStatement) -> bool:
     if isinstance(statement, hive_ddl.AlterTable):
         return statement.action not in ("add_columns", "replace_columns", "add_partition")
     return True
+
+
+def _view_body(raw: dict[str, Any]) -> exp.Expression | None:
+    """The query of a Glue view Athena created (None for other views)."""
+    text = raw.get("ViewOriginalText") or ""
+    prefix, suffix = "/* Presto View: ", " */"
+    if not (text.startswith(prefix) and text.endswith(suffix)):
+        return None
+    import base64
+
+    payload = json.loads(base64.b64decode(text[len(prefix) : -len(suffix)]))
+    try:
+        return sqlglot.parse_one(payload["originalSql"], read="trino")
+    except ParseError:
+        return None

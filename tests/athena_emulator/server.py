@@ -3,13 +3,18 @@
 moto serves S3, Glue, STS and Athena's workgroups, but marks every Athena query
 SUCCEEDED without looking at it. This server sits in front of moto: each
 StartQueryExecution goes through `engine.Frontend` (grammar, functions, names,
-catalog effects), GetQueryExecution reports what it decided (state FAILED with
-Athena's reason and AthenaError when a check fails) and GetQueryResults returns
-the columns the statement would produce. Everything else is moto's.
+catalog effects) and then runs on DuckDB (`executor.Engine`), GetQueryExecution
+reports what happened (state FAILED with Athena's reason and AthenaError when a
+check or the execution fails; the bytes scanned in its Statistics) and
+GetQueryResults returns the rows as Athena does: the column metadata with
+Trino's type names, a SELECT's header row first, values as text and NULL as a
+missing VarCharValue, in pages of up to MaxResults (at most 1000) rows with
+NextToken. Everything else is moto's.
 
 Every statement is appended to a log file (the CI artifact), one block each:
 
     -- #0007 2026-11-21T07:00:01Z SUCCEEDED DDL/CREATE_TABLE_AS_SELECT silver.orders
+    -- kind=CTAS scanned=48213 billed=10485760
     <the statement as dbt sent it>
     ;
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,9 +43,13 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.athena_emulator.catalog import GlueCatalog
 from tests.athena_emulator.engine import Frontend, Outcome
+from tests.athena_emulator.executor import Engine
 
 ACCESS_KEY = "emulator"  # moto accepts any; nothing here is a credential
 REGION = "us-east-1"
+# Athena bills at least 10 MB per query; DDL and failed queries are not billed.
+MINIMUM_BILLED_BYTES = 10 * 1024 * 1024
+MAX_RESULTS = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,21 @@ class Statement:
     database: str | None
     outcome: Outcome
     at: datetime
+
+    @property
+    def kind(self) -> str:
+        return self.outcome.kind
+
+    @property
+    def bytes_scanned(self) -> int:
+        return self.outcome.bytes_scanned
+
+    @property
+    def billed_bytes(self) -> int:
+        """What Athena bills: the bytes scanned, at least 10 MB, for queries that ran."""
+        if self.outcome.state != "SUCCEEDED" or self.kind == "DDL":
+            return 0
+        return max(self.outcome.bytes_scanned, MINIMUM_BILLED_BYTES)
 
 
 def _column_info(name: str, kind: str) -> dict[str, Any]:
@@ -142,6 +167,8 @@ class AthenaFrontMiddleware:
         outcome = statement.outcome
         execution["StatementType"] = outcome.statement_type
         execution["SubstatementType"] = outcome.substatement_type
+        statistics = execution.setdefault("Statistics", {})
+        statistics["DataScannedInBytes"] = outcome.bytes_scanned
         status = execution.setdefault("Status", {})
         status["State"] = outcome.state
         if outcome.state == "FAILED":
@@ -158,29 +185,34 @@ class AthenaFrontMiddleware:
     ) -> Iterable[bytes]:
         outcome = statement.outcome
         if outcome.state != "SUCCEEDED":
-            payload = json.dumps(
-                {
-                    "__type": "InvalidRequestException",
-                    "Message": f"Query has not yet finished. Current state: {outcome.state}",
-                }
-            ).encode()
-            start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
-            return [payload]
+            return _error(
+                start_response,
+                "InvalidRequestException",
+                f"Query has not yet finished. Current state: {outcome.state}",
+            )
         rows: list[dict[str, Any]] = []
         if outcome.statement_type == "DML" and outcome.substatement_type == "SELECT":
             # A SELECT's first row is its header, as in Athena.
             rows.append({"Data": [{"VarCharValue": name} for name, _ in outcome.columns]})
         for row in outcome.rows:
             rows.append({"Data": [{} if v is None else {"VarCharValue": v} for v in row]})
+        try:
+            size = min(int(request.get("MaxResults") or MAX_RESULTS), MAX_RESULTS)
+            start = int(request.get("NextToken") or 0)
+        except ValueError:
+            return _error(start_response, "InvalidRequestException", "Invalid NextToken")
+        page = rows[start : start + size]
         answer: dict[str, Any] = {
             "ResultSet": {
-                "Rows": rows,
+                "Rows": page,
                 "ResultSetMetadata": {
                     "ColumnInfo": [_column_info(name, kind) for name, kind in outcome.columns]
                 },
             },
         }
-        if outcome.substatement_type in ("INSERT", "MERGE_INTO", "DELETE", "UPDATE"):
+        if start + size < len(rows):
+            answer["NextToken"] = str(start + size)
+        if outcome.update_count is not None:
             answer["UpdateCount"] = outcome.update_count
         payload = json.dumps(answer).encode()
         start_response(
@@ -196,8 +228,17 @@ class AthenaFrontMiddleware:
 class AthenaEmulator:
     """A moto server on 127.0.0.1 whose Athena checks statements like Athena's front end."""
 
-    def __init__(self, log_path: Path, port: int = 0, region: str = REGION) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        port: int = 0,
+        region: str = REGION,
+        cache_dir: Path | None = None,
+    ) -> None:
+        """`cache_dir` holds local copies of the S3 objects Hive tables read
+        (a temporary folder when None)."""
         self.log_path = log_path
+        self.cache_dir = cache_dir
         self.region = region
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -216,11 +257,19 @@ class AthenaEmulator:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        # moto's backends live in the process: an emulator starts from an empty AWS.
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        ).close()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.write_text(
             f"-- Athena emulator statement log, started {_stamp(datetime.now(UTC))}\n"
         )
-        self.frontend = Frontend(GlueCatalog(self.client("glue")), self.client("s3"))
+        catalog, s3 = GlueCatalog(self.client("glue")), self.client("s3")
+        self.frontend = Frontend(catalog, s3)
+        self.frontend.engine = Engine(
+            catalog, s3, cache_dir=self.cache_dir, analyze_view=self.frontend.view_sql
+        )
         return self
 
     def stop(self) -> None:
@@ -229,6 +278,8 @@ class AthenaEmulator:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self.frontend is not None and self.frontend.engine is not None:
+            self.frontend.engine.close()
 
     def __enter__(self) -> AthenaEmulator:
         return self.start()
@@ -310,6 +361,12 @@ class AthenaEmulator:
             log.write(f"\n-- ==== {text} ====\n")
 
 
+def _error(start_response: Any, kind: str, message: str) -> Iterable[bytes]:
+    payload = json.dumps({"__type": kind, "Message": message}).encode()
+    start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1")])
+    return [payload]
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -320,7 +377,11 @@ def _log_block(statement: Statement) -> str:
     head = f"-- #{statement.number:04d} {_stamp(statement.at)} {outcome.state} {kind}"
     if outcome.target:
         head += f" {outcome.target}"
-    lines = [head]
+    lines = [
+        head,
+        f"-- kind={statement.kind} scanned={statement.bytes_scanned} "
+        f"billed={statement.billed_bytes}",
+    ]
     if outcome.state == "FAILED":
         lines.append(f"-- reason: {outcome.reason}")
     lines.append(statement.sql.rstrip().rstrip(";"))

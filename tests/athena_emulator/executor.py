@@ -1,0 +1,908 @@
+"""The emulator's engine: every statement Athena's front end accepts runs on DuckDB.
+
+DuckDB 1.5.5 runs in process, with one database named `awsdatacatalog` (so
+three-part names resolve as in Athena) and one schema per Glue database. What
+a Glue table is decides what DuckDB holds for it:
+
+- an Iceberg table is a DuckDB table with the table's rows, created by CTAS,
+  changed by MERGE, INSERT, DELETE, UPDATE and ALTER TABLE, renamed with it and
+  dropped with it. Glue is the truth about which tables exist: before each
+  statement, DuckDB's tables follow Glue (a table Glue no longer has is dropped,
+  one Glue has anew, e.g. at another location, starts empty);
+- a Hive (external) table is a DuckDB view over local copies of the S3 objects
+  under its location, refreshed before each statement that reads it, so a read
+  sees S3 as it is at that statement. Partition columns come from the object
+  keys through `storage.location.template` (partition projection) or `k=v`
+  folders, and `"$path"` is the object's s3:// URI, as Athena shows it;
+- a view is a DuckDB view of its translated SQL.
+
+Statements are translated from the Trino dialect with sqlglot, after the
+front end has qualified and typed them, and Trino's documented behaviour is
+kept where DuckDB's differs (see `TrinoToDuckDB` and `_install_shims`).
+
+Bytes scanned are measured per statement from DuckDB's profile of it: for a
+Hive table, the compressed Parquet column chunks of the columns read in the
+files the scan opened after partition pruning (all row groups of those
+files); for an Iceberg table the emulator holds, the compressed Parquet size
+the columns read would have if the whole table were written as one zstd
+Parquet file (an estimate: Iceberg's file and partition pruning is not
+modelled, so it is an upper bound for a filtered read).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
+
+from tests.athena_emulator.catalog import CATALOG, GlueCatalog, Table
+
+# Athena's session time zone is UTC; Trino orders NULLs last in both directions.
+SESSION_SETTINGS = {
+    "TimeZone": "UTC",
+    "default_null_order": "nulls_last",
+    # Cached file contents would hide what a statement reads.
+    "enable_external_file_cache": "false",
+}
+
+
+class ExecutionError(Exception):
+    """DuckDB refused a statement; `name` is the Trino error name it stands for."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+# ---------------------------------------------------------------- Trino types
+
+
+def duckdb_type(trino_type: str) -> str:
+    """The DuckDB type that stores a Trino type's values."""
+    text = trino_type.strip().lower()
+    if text.startswith(("varchar", "char")) or text in ("json", "unknown"):
+        return "VARCHAR"
+    simple = {
+        "tinyint": "TINYINT",
+        "smallint": "SMALLINT",
+        "integer": "INTEGER",
+        "int": "INTEGER",
+        "bigint": "BIGINT",
+        "real": "FLOAT",
+        "double": "DOUBLE",
+        "boolean": "BOOLEAN",
+        "date": "DATE",
+        "varbinary": "BLOB",
+    }
+    if text in simple:
+        return simple[text]
+    if text.startswith("decimal"):
+        return text.upper().replace(" ", "")
+    if text.startswith("timestamp"):
+        return "TIMESTAMPTZ" if "with time zone" in text else "TIMESTAMP"
+    if text.startswith("array(") and text.endswith(")"):
+        return f"{duckdb_type(text[6:-1])}[]"
+    if text.startswith("map(") and text.endswith(")"):
+        key, value = _split(text[4:-1])
+        return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
+    if text.startswith("row(") and text.endswith(")"):
+        fields = []
+        for part in _split(text[4:-1]):
+            name, _, kind = part.strip().partition(" ")
+            fields.append(f'"{name}" {duckdb_type(kind)}')
+        return f"STRUCT({', '.join(fields)})"
+    return "VARCHAR"
+
+
+def _split(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*parts, current.strip()] if current.strip() else parts
+
+
+def trino_text(value: Any, trino_type: str) -> str | None:
+    """A value as Athena's GetQueryResults writes it (Trino's text form)."""
+    if value is None:
+        return None
+    kind = trino_type.lower()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        match = re.match(r"timestamp\((\d+)\)", kind)
+        precision = int(match.group(1)) if match else 3
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        if precision:
+            text += "." + f"{value.microsecond:06d}"[:precision].ljust(precision, "0")
+        if "with time zone" in kind:
+            text += " UTC"
+        return text
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        match = re.match(r"decimal\(\d+,\s*(\d+)\)", kind)
+        return f"{value:.{int(match.group(1))}f}" if match else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return " ".join(f"{b:02x}" for b in value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+# -------------------------------------------------------------- Trino shims
+
+
+def trino_json_extract_scalar(document: str | None, path: str | None) -> str | None:
+    """Trino's json_extract_scalar: the scalar at `path` as text, NULL for an
+    object, an array, JSON null, a missing path or text that is not JSON; a
+    number keeps the text it has in the document."""
+    if document is None or path is None:
+        return None
+    try:
+        value = _parsed_json(document)
+    except ValueError:
+        return None
+    for step in _json_path(path):
+        if isinstance(step, int):
+            if not isinstance(value, list) or not -len(value) <= step < len(value) or step < 0:
+                return None
+            value = value[step]
+        else:
+            if not isinstance(value, dict) or step not in value:
+                return None
+            value = value[step]
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _Number):
+        return value.text
+    return str(value)
+
+
+class _Number(str):
+    @property
+    def text(self) -> str:
+        return str(self)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_json(document: str) -> Any:
+    return json.loads(document, parse_float=_Number, parse_int=_Number, parse_constant=_bad)
+
+
+def _bad(text: str) -> Any:
+    raise ValueError(text)
+
+
+@lru_cache(maxsize=256)
+def _json_path(path: str) -> tuple[str | int, ...]:
+    """Trino's JSONPath subset: `$`, `.key`, `["key"]`, `[index]`."""
+    text = path.strip()
+    if not text.startswith("$"):
+        raise ValueError(f"Invalid JSON path: '{path}'")
+    steps: list[str | int] = []
+    for match in re.finditer(
+        r"\.([A-Za-z_][\w]*)|\[\s*\"([^\"]*)\"\s*\]|\[\s*(\d+)\s*\]", text[1:]
+    ):
+        key, quoted, index = match.groups()
+        steps.append(int(index) if index is not None else (key if key is not None else quoted))
+    return tuple(steps)
+
+
+# Joda's ISO date-time parser, which from_iso8601_timestamp uses: a date, then
+# optionally T and a time, then optionally Z or an offset.
+_ISO8601 = (
+    r"[+-]?\d{4}(-\d{2}(-\d{2})?)?"
+    r"(T\d{2}(:\d{2}(:\d{2}([.,]\d+)?)?)?)?"
+    r"(Z|[+-]\d{2}(:?\d{2})?)?"
+)
+
+SHIMS = {
+    # from_iso8601_timestamp returns timestamp(3) with time zone: the fraction is
+    # cut to milliseconds (Joda keeps millis), and text that is not ISO 8601 fails.
+    "trino_from_iso8601_timestamp": f"""(s) AS CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(s, '{_ISO8601}')
+            THEN date_trunc('millisecond', CAST(replace(s, ',', '.') AS TIMESTAMPTZ))
+        ELSE error('INVALID_FUNCTION_ARGUMENT: Invalid format: "' || s || '"')
+    END""",
+    # Integer division truncates toward zero and fails on a zero divisor.
+    "trino_int_div": """(a, b) AS CASE
+        WHEN b = 0 THEN error('DIVISION_BY_ZERO: Division by zero')
+        ELSE a // b
+    END""",
+    "trino_int_mod": """(a, b) AS CASE
+        WHEN b = 0 THEN error('DIVISION_BY_ZERO: Division by zero')
+        ELSE a % b
+    END""",
+    # varchar to an integer type: digits with an optional sign, nothing else.
+    "trino_integer_text": """(s, type_name) AS CASE
+        WHEN s IS NULL THEN NULL
+        WHEN regexp_full_match(trim(s), '[+-]?[0-9]+') THEN trim(s)
+        ELSE error('INVALID_CAST_ARGUMENT: Cannot cast ''' || s || ''' to ' || type_name)
+    END""",
+}
+
+
+def _install_shims(con: duckdb.DuckDBPyConnection) -> None:
+    con.create_function(
+        "trino_json_extract_scalar",
+        trino_json_extract_scalar,
+        [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        null_handling="special",
+        side_effects=False,
+    )
+    for name, body in SHIMS.items():
+        con.execute(f"CREATE OR REPLACE MACRO {name}{body}")
+
+
+def _is(data_type: exp.DataType | None, types: set[exp.DataType.Type]) -> bool:
+    return data_type is not None and data_type.this in types
+
+
+INTEGERS = exp.DataType.INTEGER_TYPES
+TEXT = exp.DataType.TEXT_TYPES
+FLOATS = exp.DataType.REAL_TYPES - {exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL}
+DType = exp.DataType.Type
+# The front end's stand-in for a hidden column ("$path") while it types a query.
+HIDDEN_PLACEHOLDER = "__emu_hidden"
+
+
+def _cast(expression: exp.Expression, to: str | exp.DataType) -> exp.Cast:
+    """A cast that is always written (sqlglot's exp.cast drops one to the same base type)."""
+    data_type = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    return exp.Cast(this=expression, to=data_type)
+
+
+def _replacement(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Anonymous):
+        hidden = node.this
+        if hidden.name.lower() == HIDDEN_PLACEHOLDER:
+            name, alias = (e.name for e in hidden.expressions)
+            return exp.column(name, table=alias or None, quoted=True)
+    if isinstance(node, exp.JSONExtractScalar):
+        path = node.expression
+        path_text = path.sql("trino").strip("'") if not isinstance(path, exp.Literal) else path.name
+        return exp.func("trino_json_extract_scalar", node.this, exp.Literal.string(path_text))
+    if isinstance(node, exp.FromISO8601Timestamp):
+        return exp.func("trino_from_iso8601_timestamp", node.this)
+    if (
+        isinstance(node, exp.Div)
+        and _is(node.this.type, INTEGERS)
+        and _is(node.expression.type, INTEGERS)
+    ):
+        return exp.func("trino_int_div", node.this, node.expression)
+    if (
+        isinstance(node, exp.Mod)
+        and _is(node.this.type, INTEGERS)
+        and _is(node.expression.type, INTEGERS)
+    ):
+        return exp.func("trino_int_mod", node.this, node.expression)
+    if isinstance(node, exp.DateDiff):
+        # Trino counts whole units elapsed; DuckDB's date_diff counts boundaries
+        # crossed, its date_sub whole units.
+        unit = (node.args.get("unit") or exp.var("day")).name.lower()
+        return exp.Anonymous(
+            this="date_sub",
+            expressions=[exp.Literal.string(unit), node.expression, node.this],
+        )
+    if isinstance(node, exp.DateAdd | exp.TimestampTrunc | exp.DateTrunc) and _is(
+        node.this.type, {DType.DATE}
+    ):
+        # On a date, Trino's date_add and date_trunc return a date.
+        return _cast(node.copy(), "date")
+    if isinstance(node, exp.AtTimeZone):
+        # Trino: the same instant, shown in the zone. A cast of it to a timestamp
+        # or a date keeps the zone's wall time.
+        instant = _cast(node.this, "timestamptz")
+        if isinstance(node.parent, exp.Cast) and _is(
+            node.parent.args["to"],
+            {DType.TIMESTAMP, DType.DATE, DType.DATETIME, DType.TIMESTAMPNTZ},
+        ):
+            return exp.Anonymous(this="timezone", expressions=[node.args["zone"], instant])
+        return instant
+    if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+        target = node.args["to"]
+        source = node.this.type
+        if target.this in INTEGERS and _is(source, TEXT):
+            name = target.sql("trino").upper()
+            checked = exp.func("trino_integer_text", node.this, exp.Literal.string(name))
+            return _cast(checked, target.copy())
+        if target.this in INTEGERS and _is(source, FLOATS):
+            # Trino rounds half away from zero; DuckDB's cast rounds half to even.
+            return _cast(exp.func("round", node.this), target.copy())
+        if target.this == DType.TIMESTAMPTZ:
+            return _cast(node.this, "timestamptz")
+        if target.this == DType.TIMESTAMP and target.expressions:
+            if int(target.expressions[0].name or 3) == 3:
+                # Trino rounds to the type's precision; a DuckDB timestamp holds micros.
+                return _cast(_cast(node.this, "timestamp(3)"), "timestamp")
+            return _cast(node.this, "timestamp")
+    return node
+
+
+def translate(tree: exp.Expression) -> str:
+    """A Trino statement (typed where the front end could type it) in DuckDB SQL."""
+    tree = tree.copy()
+    for table in tree.find_all(exp.Table):
+        if table.args.get("catalog") is not None and table.catalog.lower() == CATALOG:
+            table.set("catalog", exp.to_identifier(CATALOG))
+    # Children first, so that each replacement sees its arguments translated;
+    # a replacement keeps the Trino type of what it replaces.
+    for node in reversed(list(tree.dfs())):
+        replaced = _replacement(node)
+        if replaced is not node:
+            if node.type is not None and replaced.type is None:
+                replaced.type = node.type
+            if node is tree:
+                tree = replaced
+            else:
+                node.replace(replaced)
+    return tree.sql(dialect="duckdb", identify=True)
+
+
+# ----------------------------------------------------------------- the engine
+
+
+@dataclass
+class HiveFiles:
+    """The local copies of a Hive table's S3 objects, as the last statement saw them."""
+
+    objects: dict[str, str] = field(default_factory=dict)  # s3 key -> etag
+    signature: tuple[Any, ...] = ()
+
+
+@dataclass
+class Result:
+    rows: list[tuple[Any, ...]]
+    update_count: int
+    bytes_scanned: int
+
+
+class Engine:
+    """DuckDB in step with the Glue catalog and S3, running translated statements."""
+
+    def __init__(
+        self,
+        catalog: GlueCatalog,
+        s3: Any,
+        cache_dir: Path | None = None,
+        analyze_view: Callable[[str, str], str] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.s3 = s3
+        self._own_cache = cache_dir is None
+        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="athena-emulator-"))
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # Turns a Glue view's Trino SQL into DuckDB SQL (the front end's analysis).
+        self.analyze_view = analyze_view
+        self.con = duckdb.connect()
+        self.con.execute(f"ATTACH ':memory:' AS {CATALOG}")
+        self.con.execute(f"USE {CATALOG}")
+        for name, value in SESSION_SETTINGS.items():
+            self.con.execute(f"SET {name} = '{value}'")
+        _install_shims(self.con)
+        # (database, table) -> the Glue location the DuckDB table was made for.
+        self._held: dict[tuple[str, str], str] = {}
+        self._views: dict[tuple[str, str], str] = {}
+        self._hive: dict[tuple[str, str], HiveFiles] = {}
+        self._file_columns: dict[str, dict[str, int]] = {}
+        self._file_sizes: dict[str, int] = {}
+        self._table_sizes: dict[str, dict[str, int]] = {}
+        self._synced_version: int | None = None
+
+    def close(self) -> None:
+        self.con.close()
+        if self._own_cache:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+    # ---------------------------------------------------------- catalog sync
+
+    def sync(self, hive_tables: set[tuple[str, str]] | None = None) -> None:
+        """DuckDB's schemas, tables and views as Glue has them; the Hive tables
+        in `hive_tables` (all when None) as S3 has them now."""
+        version = self.catalog.version
+        if version != self._synced_version:
+            self._sync_catalog()
+            self._synced_version = version
+        for database in self.catalog.databases():
+            for table in self.catalog.tables(database):
+                key = (database, table.name)
+                if table.kind == "hive" and (hive_tables is None or key in hive_tables):
+                    self._sync_hive(table)
+
+    def _sync_catalog(self) -> None:
+        databases = set(self.catalog.databases())
+        existing = {
+            row[0]
+            for row in self.con.execute(
+                "select schema_name from information_schema.schemata where catalog_name = ?",
+                [CATALOG],
+            ).fetchall()
+        }
+        for database in existing - databases - {"main", "information_schema", "pg_catalog"}:
+            self.con.execute(f'DROP SCHEMA "{database}" CASCADE')
+            self._forget(lambda key, db=database: key[0] == db)
+        for database in databases - existing:
+            self.con.execute(f'CREATE SCHEMA "{database}"')
+        glue = {(t.database, t.name): t for d in databases for t in self.catalog.tables(d)}
+        for key in list(self._held):
+            table = glue.get(key)
+            if table is None or table.kind != "iceberg":
+                self._drop(key)
+        for key in list(self._views):
+            if key not in glue or glue[key].kind != "view":
+                self._drop(key)
+        for key in list(self._hive):
+            if key not in glue or glue[key].kind != "hive":
+                self._drop(key)
+        for table in glue.values():
+            if table.kind == "iceberg":
+                self._sync_iceberg(table)
+        pending = [t for t in glue.values() if t.kind == "view"]
+        # Views over views: create in rounds until no more can be created.
+        while pending:
+            left = [t for t in pending if not self._sync_view(t)]
+            if len(left) == len(pending):
+                break
+            pending = left
+
+    def _forget(self, predicate: Callable[[tuple[str, str]], bool]) -> None:
+        for registry in (self._held, self._views, self._hive):
+            for key in [k for k in registry if predicate(k)]:
+                del registry[key]
+
+    def _relation_kind(self, key: tuple[str, str]) -> str | None:
+        row = self.con.execute(
+            "select table_type from information_schema.tables "
+            "where table_catalog = ? and table_schema = ? and table_name = ?",
+            [CATALOG, *key],
+        ).fetchone()
+        return None if row is None else ("VIEW" if row[0] == "VIEW" else "TABLE")
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        kind = self._relation_kind(key)
+        if kind is not None:
+            self.con.execute(f'DROP {kind} "{key[0]}"."{key[1]}"')
+        self._forget(lambda k: k == key)
+        self.changed(*key)
+
+    @staticmethod
+    def qualified(database: str, name: str) -> str:
+        return f'{CATALOG}."{database}"."{name}"'
+
+    def _sync_iceberg(self, table: Table) -> None:
+        key = (table.database, table.name)
+        location = table.location or ""
+        if self._held.get(key) != location:
+            self._drop(key)
+            columns = ", ".join(f'"{c}" {duckdb_type(k)}' for c, k in table.columns)
+            self.con.execute(f"CREATE TABLE {self.qualified(*key)} ({columns})")
+            self._held[key] = location
+            return
+        present = {
+            row[0]: row[1]
+            for row in self.con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_catalog = ? and table_schema = ? and table_name = ?",
+                [CATALOG, *key],
+            ).fetchall()
+        }
+        wanted = dict(table.columns)
+        for column, kind in table.columns:
+            if column not in present:
+                self.con.execute(
+                    f'ALTER TABLE {self.qualified(*key)} ADD COLUMN "{column}" {duckdb_type(kind)}'
+                )
+                self.changed(*key)
+        for column in present:
+            if column not in wanted:
+                self.con.execute(f'ALTER TABLE {self.qualified(*key)} DROP COLUMN "{column}"')
+                self.changed(*key)
+
+    def _sync_view(self, table: Table) -> bool:
+        key = (table.database, table.name)
+        text = table.raw.get("ViewOriginalText") or ""
+        if self._views.get(key) == text:
+            return True
+        if self.analyze_view is None:
+            return True
+        try:
+            sql = self.analyze_view(_view_sql(text), table.database)
+            self.create_view(table.database, table.name, sql)
+        except Exception:  # a view over what does not exist yet
+            return False
+        self._views[key] = text
+        return True
+
+    def create_view(
+        self, database: str, name: str, duckdb_sql: str, text: str | None = None
+    ) -> None:
+        key = (database, name)
+        if self._relation_kind(key) == "TABLE":
+            self._drop(key)
+        self.con.execute(f"CREATE OR REPLACE VIEW {self.qualified(database, name)} AS {duckdb_sql}")
+        if text is not None:
+            self._views[key] = text
+
+    # ---------------------------------------------------------- Hive tables
+
+    def _sync_hive(self, table: Table) -> None:
+        key = (table.database, table.name)
+        state = self._hive.setdefault(key, HiveFiles())
+        location = (table.location or "").rstrip("/") + "/"
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        listed: dict[str, tuple[str, int]] = {}
+        if location.startswith("s3://") and bucket:
+            try:
+                pages = self.s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=prefix
+                )
+                for page in pages:
+                    for item in page.get("Contents", []):
+                        listed[item["Key"]] = (item["ETag"], item["Size"])
+            except self.s3.exceptions.NoSuchBucket:
+                listed = {}
+        parameters = table.raw.get("Parameters", {})
+        partitions = list(table.partition_keys)
+        pattern = _partition_pattern(parameters, location, partitions)
+        files: list[tuple[str, dict[str, str]]] = []
+        for object_key, (etag, size) in sorted(listed.items()):
+            relative = object_key[len(prefix) :]
+            if any(part.startswith(("_", ".")) for part in relative.split("/")) or size == 0:
+                continue  # Hive skips hidden files; an empty object holds no rows
+            match = pattern.fullmatch(f"s3://{bucket}/{object_key}") if partitions else None
+            if partitions and match is None:
+                continue
+            values = match.groupdict() if match else {}
+            local = self.cache_dir / bucket / object_key
+            if state.objects.get(object_key) != etag or not local.exists():
+                local.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(bucket, object_key, str(local))
+                self._file_columns.pop(str(local), None)
+            state.objects[object_key] = etag
+            self._file_sizes[str(local)] = size
+            files.append((str(local), values))
+        for gone in set(state.objects) - set(listed):
+            del state.objects[gone]
+        signature = (tuple((f, tuple(sorted(v.items()))) for f, v in files), table.columns)
+        if signature == state.signature and self._relation_kind(key) == "VIEW":
+            return
+        self.create_view(table.database, table.name, self._hive_select(table, files, bucket))
+        state.signature = signature
+
+    def _hive_select(
+        self, table: Table, files: list[tuple[str, dict[str, str]]], bucket: str
+    ) -> str:
+        partitions = list(table.partition_keys)
+        data_columns = [(c, k) for c, k in table.columns if c not in partitions]
+        descriptor = table.raw.get("StorageDescriptor", {})
+        serde = (descriptor.get("SerdeInfo") or {}).get("SerializationLibrary", "")
+        parquet = "parquet" in (descriptor.get("InputFormat") or "").lower() or "parquet" in serde
+        columns: list[str] = []
+        if not files:
+            columns = [f'CAST(NULL AS {duckdb_type(k)}) AS "{c}"' for c, k in table.columns]
+            columns.append('CAST(NULL AS VARCHAR) AS "$path"')
+            return f"SELECT {', '.join(columns)} WHERE false"
+        paths = [f for f, _ in files]
+        path_uri = f"'s3://' || substr(filename, {len(str(self.cache_dir)) + 2})"
+        if parquet:
+            present = set()
+            for path in paths:
+                present |= set(self._columns_of(path))
+            for column, kind in data_columns:
+                if column in present:
+                    columns.append(f'{_hive_value(column, kind)} AS "{column}"')
+                else:
+                    columns.append(f'CAST(NULL AS {duckdb_type(kind)}) AS "{column}"')
+            hive = all(f"{p}=" in str(files[0][0]) for p in partitions) and partitions
+            parameters = table.raw.get("Parameters", {})
+            # A projected date partition stays a DuckDB date: DuckDB prunes files
+            # by `cast(dt as date) >= ...` only when no cast is left to apply
+            # (its values compare and print as the yyyy-MM-dd strings they are).
+            dates = {
+                p
+                for p in partitions
+                if parameters.get(f"projection.{p}.type") == "date"
+                and parameters.get(f"projection.{p}.format", "yyyy-MM-dd") == "yyyy-MM-dd"
+            }
+            for partition in partitions:
+                if hive and partition in dates:
+                    columns.append(f'"{partition}"')
+                elif hive:
+                    columns.append(f'CAST("{partition}" AS VARCHAR) AS "{partition}"')
+                else:
+                    # a template that is not k=v: the value is read from the key
+                    regex = _partition_regex(files, partition)
+                    columns.append(f"regexp_extract(filename, '{regex}', 1) AS \"{partition}\"")
+            columns.append(f'{path_uri} AS "$path"')
+            types = ", ".join(f"'{p}': '{'DATE' if p in dates else 'VARCHAR'}'" for p in partitions)
+            options = "union_by_name = true, filename = true"
+            if hive:
+                options += f", hive_partitioning = true, hive_types = {{{types}}}"
+            else:
+                options += ", hive_partitioning = false"
+            source = f"read_parquet({_list(paths)}, {options})"
+            return f"SELECT {', '.join(columns)} FROM {source}"
+        if "opencsv" in serde.lower():
+            parameters = table.raw.get("Parameters", {})
+            skip = int(parameters.get("skip.header.line.count", "0") or 0)
+            spec = ", ".join(f"'{c}': 'VARCHAR'" for c, _ in data_columns)
+            source = (
+                f"read_csv({_list(paths)}, header = false, skip = {skip}, columns = {{{spec}}}, "
+                "delim = ',', quote = '\"', escape = '\"', auto_detect = false, filename = true)"
+            )
+            columns = [f'CAST("{c}" AS {duckdb_type(k)}) AS "{c}"' for c, k in data_columns]
+            columns += [f'CAST(NULL AS VARCHAR) AS "{p}"' for p in partitions]
+            columns.append(f'{path_uri} AS "$path"')
+            return f"SELECT {', '.join(columns)} FROM {source}"
+        raise ExecutionError(
+            "EMULATOR_LIMITATION",
+            f"the emulator reads Hive tables stored as Parquet or OpenCSV, not {serde or 'text'}",
+        )
+
+    def _columns_of(self, path: str) -> dict[str, int]:
+        """A Parquet file's columns with their compressed bytes over all row groups."""
+        if path not in self._file_columns:
+            metadata = pq.ParquetFile(path).metadata
+            sizes: dict[str, int] = {}
+            for group in range(metadata.num_row_groups):
+                row_group = metadata.row_group(group)
+                for index in range(row_group.num_columns):
+                    chunk = row_group.column(index)
+                    name = chunk.path_in_schema.split(".")[0].lower()
+                    sizes[name] = sizes.get(name, 0) + chunk.total_compressed_size
+            self._file_columns[path] = sizes
+        return self._file_columns[path]
+
+    # ------------------------------------------------------------- running
+
+    def changed(self, database: str, name: str) -> None:
+        """A statement wrote the table: its size estimate is stale."""
+        self._table_sizes.pop(self.qualified(database, name).replace('"', ""), None)
+
+    def run(self, sql: str) -> Result:
+        """Run one DuckDB statement with profiling; its rows and bytes scanned."""
+        self.con.execute("PRAGMA enable_profiling = 'no_output'")
+        try:
+            cursor = self.con.execute(sql)
+            rows = cursor.fetchall() if cursor.description else []
+        except duckdb.Error as error:
+            raise _execution_error(error) from None
+        finally:
+            try:
+                profile = json.loads(self.con.get_profiling_information(format="json"))
+            except (duckdb.Error, json.JSONDecodeError):
+                profile = {}
+            self.con.execute("PRAGMA disable_profiling")
+        scanned = self._bytes_scanned(profile)
+        count = 0
+        if (
+            rows
+            and len(rows[0]) == 1
+            and isinstance(rows[0][0], int)
+            and re.match(r"\s*(insert|merge|delete|update|copy)\b", sql, re.IGNORECASE)
+        ):
+            count = rows[0][0]
+        return Result(rows=rows, update_count=count, bytes_scanned=scanned)
+
+    def create_table(
+        self, database: str, name: str, columns: list[tuple[str, str]], query: str, location: str
+    ) -> Result:
+        """CTAS of an Iceberg table: a DuckDB table of the Trino column types, filled."""
+        key = (database, name)
+        self._drop(key)
+        spec = ", ".join(f'"{c}" {duckdb_type(k)}' for c, k in columns)
+        self.con.execute(f"CREATE TABLE {self.qualified(*key)} ({spec})")
+        try:
+            result = self.run(f"INSERT INTO {self.qualified(*key)} {query}")
+        except ExecutionError:
+            self._drop(key)
+            raise
+        self._held[key] = location
+        self.changed(*key)
+        return result
+
+    def write_objects(
+        self, query: str, location: str, query_id: str, partitioned_by: list[str]
+    ) -> Result:
+        """CTAS of a Hive table: its rows as Parquet objects under its location
+        (Hive's k=v folders per partition), which later reads list like any."""
+        staging = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix="_ctas-"))
+        try:
+            options = "FORMAT parquet, COMPRESSION zstd"
+            if partitioned_by:
+                keys = ", ".join(f'"{c}"' for c in partitioned_by)
+                options += f", PARTITION_BY ({keys}), FILENAME_PATTERN '{query_id}_{{i}}'"
+                target = staging
+            else:
+                target = staging / f"{query_id}_00000"
+            result = self.run(f"COPY ({query}) TO '{target}' ({options})")
+            bucket, _, prefix = location.removeprefix("s3://").partition("/")
+            prefix = prefix.rstrip("/")
+            for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+                relative = path.relative_to(staging).as_posix()
+                self.s3.upload_file(str(path), bucket, f"{prefix}/{relative}".lstrip("/"))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return Result(rows=[], update_count=result.update_count, bytes_scanned=result.bytes_scanned)
+
+    def rename(self, database: str, name: str, new_database: str, new_name: str) -> None:
+        """ALTER TABLE RENAME of an Iceberg table: its rows move with it."""
+        old, new = (database, name), (new_database, new_name)
+        if old not in self._held:
+            return
+        self._drop(new)
+        self.con.execute(
+            f"CREATE TABLE {self.qualified(*new)} AS SELECT * FROM {self.qualified(*old)}"
+        )
+        location = self._held[old]
+        self._drop(old)
+        self._held[new] = location
+
+    def multiple_matches(self, target: str, alias: str, source: str, on: str) -> int:
+        """Target rows of a MERGE that more than one source row matches."""
+        row = self.con.execute(
+            f"SELECT count(*) FROM (SELECT {alias}.rowid FROM {target} AS {alias} "
+            f"INNER JOIN {source} ON {on} GROUP BY {alias}.rowid HAVING count(*) > 1)"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """A query of the emulator's own (no profile, no accounting)."""
+        return self.con.execute(sql, parameters or []).fetchall()
+
+    def _bytes_scanned(self, profile: dict[str, Any]) -> int:
+        total = 0
+        for node in _walk(profile):
+            info = node.get("extra_info") or {}
+            if node.get("operator_type") not in ("TABLE_SCAN", "SEQ_SCAN") and "Table" not in info:
+                continue
+            projections = info.get("Projections") or []
+            if isinstance(projections, str):
+                projections = [p.strip() for p in projections.split("\n") if p.strip()]
+            wanted = {p.strip('"').lower() for p in projections}
+            function = str(info.get("Function", "")).upper()
+            files = info.get("Filename(s)")
+            if function == "READ_PARQUET" and files:
+                for path in _names(files):
+                    columns = self._columns_of(path) if Path(path).exists() else {}
+                    total += sum(size for name, size in columns.items() if name in wanted)
+            elif function == "READ_CSV" and files:
+                total += sum(self._file_sizes.get(path, 0) for path in _names(files))
+            elif "Table" in info:
+                sizes = self._table_size(str(info["Table"]))
+                total += sum(size for name, size in sizes.items() if name in wanted)
+        return total
+
+    def _table_size(self, name: str) -> dict[str, int]:
+        """What each column of a held table would take as zstd Parquet."""
+        key = name.replace('"', "")
+        if key not in self._table_sizes:
+            parts = key.split(".")
+            target = self.cache_dir / "_sizes.parquet"
+            try:
+                self.con.execute(
+                    f"COPY (SELECT * FROM {'.'.join(f'{chr(34)}{p}{chr(34)}' for p in parts)}) "
+                    f"TO '{target}' (FORMAT parquet, COMPRESSION zstd)"
+                )
+                sizes = dict(self._columns_of_fresh(str(target)))
+            except duckdb.Error:
+                sizes = {}
+            self._table_sizes[key] = sizes
+        return self._table_sizes[key]
+
+    def _columns_of_fresh(self, path: str) -> dict[str, int]:
+        self._file_columns.pop(path, None)
+        sizes = self._columns_of(path)
+        self._file_columns.pop(path, None)
+        return sizes
+
+
+def _walk(node: dict[str, Any]):
+    yield node
+    for child in node.get("children", []) or []:
+        yield from _walk(child)
+
+
+def _names(files: Any) -> list[str]:
+    if isinstance(files, list):
+        return [str(f).strip() for f in files]
+    return [part.strip() for part in str(files).replace("\n", ",").split(",") if part.strip()]
+
+
+def _list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _hive_value(column: str, trino_type: str) -> str:
+    """A Parquet column as Athena reads it through a Hive table's Glue type."""
+    if trino_type.startswith("timestamp("):
+        # A Hive timestamp is timestamp(3): Parquet micros are rounded to millis.
+        return f'CAST(CAST(CAST("{column}" AS TIMESTAMP) AS TIMESTAMP_MS) AS TIMESTAMP)'
+    return f'CAST("{column}" AS {duckdb_type(trino_type)})'
+
+
+def _partition_pattern(
+    parameters: dict[str, str], location: str, partitions: list[str]
+) -> re.Pattern[str]:
+    """Which object keys hold which partition values: the projection's
+    storage.location.template, else Hive's k=v folders under the location."""
+    template = parameters.get("storage.location.template")
+    if not template:
+        template = location.rstrip("/") + "/" + "/".join(f"{p}=${{{p}}}" for p in partitions)
+    regex = ""
+    for piece in re.split(r"(\$\{\w+\})", template.rstrip("/")):
+        found = re.fullmatch(r"\$\{(\w+)\}", piece)
+        regex += f"(?P<{found.group(1)}>[^/]+)" if found else re.escape(piece)
+    return re.compile(regex + r"/.+")
+
+
+def _partition_regex(files: list[tuple[str, dict[str, str]]], partition: str) -> str:
+    """A regex whose group 1 is `partition`'s value in a local path."""
+    path, values = files[0]
+    value = values[partition]
+    index = path.find("/" + value + "/")
+    before = path[:index].rsplit("/", 1)[-1]
+    return "/" + re.escape(before).replace("'", "''") + "/([^/]+)/" if before else "/([^/]+)/"
+
+
+def _view_sql(text: str) -> str:
+    import base64
+
+    payload = text.removeprefix("/* Presto View: ").removesuffix(" */")
+    return json.loads(base64.b64decode(payload))["originalSql"]
+
+
+_ERRORS = {
+    "Conversion Error": "INVALID_CAST_ARGUMENT",
+    "Out of Range Error": "NUMERIC_VALUE_OUT_OF_RANGE",
+}
+
+
+def _execution_error(error: duckdb.Error) -> ExecutionError:
+    text = str(error).split("\n")[0]
+    for trino_name in (
+        "DIVISION_BY_ZERO",
+        "INVALID_CAST_ARGUMENT",
+        "INVALID_FUNCTION_ARGUMENT",
+        "MERGE_TARGET_ROW_MULTIPLE_MATCHES",
+    ):
+        if f"{trino_name}: " in text:
+            return ExecutionError(trino_name, text.split(f"{trino_name}: ", 1)[1])
+    for prefix, trino_name in _ERRORS.items():
+        if text.startswith(prefix):
+            return ExecutionError(trino_name, text.split(": ", 1)[-1])
+    return ExecutionError(
+        "EMULATOR_LIMITATION", f"DuckDB could not run the translated statement: {text}"
+    )
+
+
+def parse_trino(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="trino")

@@ -1,0 +1,32 @@
+"""Bronze for the emulator: a simulated plan fed through the real handlers into its S3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import pytest
+
+from flows.simulator.delivery import Delivery
+from flows.simulator.feed import feed
+from ingestion.invocation import utc_now
+from ingestion.settings import Settings
+from tests.athena_emulator.server import AthenaEmulator
+
+
+def land(
+    emulator: AthenaEmulator,
+    deliveries: Sequence[Delivery],
+    lake_root: str,
+    clock: Callable[[], datetime] = utc_now,
+) -> None:
+    """Feed `deliveries` to the Lambda handlers, writing to the emulator's S3
+    under `lake_root` (s3://bucket/prefix) as they would on AWS."""
+    settings = Settings(
+        lake_root=lake_root, s3_endpoint_url=emulator.endpoint_url, aws_region=emulator.region
+    )
+    # The handlers' S3 client (pyarrow's) reads its credentials from the environment.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in emulator.environment().items():
+            patch.setenv(name, value)
+        feed(deliveries, settings, clock=clock)

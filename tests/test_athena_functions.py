@@ -1,0 +1,274 @@
+"""Trino's documented behaviour, as the Athena emulator executes it on DuckDB.
+
+Each test runs Athena SQL through the emulator's front end (checks, typing,
+translation to DuckDB, execution, Athena's text form of the values) and
+compares with what the Trino documentation says the statement returns. The
+docs are trinodb/trino's docs/src/main/sphinx/: functions/datetime.md,
+functions/json.md, functions/conversion.md, functions/math.md,
+functions/aggregate.md, sql/select.md, language/types.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.athena_emulator import Frontend
+from tests.athena_emulator.catalog import GlueCatalog
+from tests.athena_emulator.engine import Outcome
+from tests.athena_emulator.executor import Engine
+
+
+@pytest.fixture(scope="module")
+def athena() -> Iterator[Frontend]:
+    with mock_aws():
+        glue = boto3.client("glue", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        glue.create_database(DatabaseInput={"Name": "functions"})
+        catalog = GlueCatalog(glue)
+        frontend = Frontend(catalog, s3)
+        frontend.engine = Engine(catalog, s3, analyze_view=frontend.view_sql)
+        yield frontend
+        frontend.engine.close()
+
+
+def run(athena: Frontend, sql: str) -> Outcome:
+    return athena.run(sql, "functions", "q")
+
+
+def values(athena: Frontend, sql: str) -> list[str | None]:
+    """The one row a query returns, each value as Athena's GetQueryResults writes it."""
+    outcome = run(athena, sql)
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert len(outcome.rows) == 1, outcome.rows
+    return outcome.rows[0]
+
+
+def fails(athena: Frontend, sql: str) -> str:
+    outcome = run(athena, sql)
+    assert outcome.state == "FAILED", outcome.rows
+    assert outcome.reason is not None
+    return outcome.reason
+
+
+def test_from_iso8601_timestamp(athena: Frontend) -> None:
+    """datetime.md: from_iso8601_timestamp(string) -> timestamp(3) with time zone;
+    "The time defaults to 00:00:00.000, and the time zone defaults to the
+    session time zone" (Athena's session zone is UTC)."""
+    outcome = run(athena, "select from_iso8601_timestamp('2020-05-11') as t")
+    assert outcome.columns == [("t", "timestamp(3) with time zone")]
+    assert outcome.rows == [["2020-05-11 00:00:00.000 UTC"]]
+    # '2020-05-11T11:15:05.055+01:00' is 10:15:05.055 UTC: the project's
+    # iso_timestamp macro takes the UTC wall time of it.
+    assert values(
+        athena,
+        "select cast(from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00') "
+        "at time zone 'UTC' as timestamp(6)) as t",
+    ) == ["2020-05-11 10:15:05.055000"]
+    # Three digits of subsecond precision: more digits are cut, not kept.
+    assert values(
+        athena,
+        "select cast(from_iso8601_timestamp('2020-05-11T11:15:05.123456Z') "
+        "at time zone 'UTC' as timestamp(6)) as t",
+    ) == ["2020-05-11 11:15:05.123000"]
+    # Not ISO 8601 (a space instead of T): Trino's parser refuses it.
+    assert fails(athena, "select from_iso8601_timestamp('2020-05-11 11:15:05') as t").startswith(
+        "INVALID_FUNCTION_ARGUMENT"
+    )
+
+
+def test_at_time_zone(athena: Frontend) -> None:
+    """datetime.md, Time zone conversion: `timestamp '2012-10-31 01:00 UTC' AT
+    TIME ZONE 'America/Los_Angeles'` is 2012-10-30 18:00:00.000
+    America/Los_Angeles: the same instant, the zone's wall time."""
+    assert values(
+        athena,
+        "select cast(from_iso8601_timestamp('2012-10-31T01:00:00Z') "
+        "at time zone 'America/Los_Angeles' as timestamp(3)) as t",
+    ) == ["2012-10-30 18:00:00.000"]
+
+
+def test_json_extract_scalar(athena: Frontend) -> None:
+    """json.md: json_extract_scalar returns the value as a string; "The value
+    referenced by json_path must be a scalar (boolean, number or string)":
+    an object or an array gives NULL, as does a path that is not there."""
+    document = '{"n": 12.50, "i": 7, "s": "x", "b": true, "o": {"k": 1}, "a": [1, 2, 3], "z": null}'
+    assert values(
+        athena,
+        f"select json_extract_scalar('{document}', '$.n') as n, "
+        f"json_extract_scalar('{document}', '$.i') as i, "
+        f"json_extract_scalar('{document}', '$.s') as s, "
+        f"json_extract_scalar('{document}', '$.b') as b, "
+        f"json_extract_scalar('{document}', '$.o') as o, "
+        f"json_extract_scalar('{document}', '$.a') as a, "
+        f"json_extract_scalar('{document}', '$.z') as z, "
+        f"json_extract_scalar('{document}', '$.missing') as m, "
+        f"json_extract_scalar('{document}', '$.o.k') as ok",
+    ) == ["12.50", "7", "x", "true", None, None, None, None, "1"]
+    # The documented example: SELECT json_extract_scalar('[1, 2, 3]', '$[2]') is 3.
+    assert values(athena, "select json_extract_scalar('[1, 2, 3]', '$[2]') as v") == ["3"]
+    # Text that is not JSON gives NULL, not an error.
+    assert values(athena, "select json_extract_scalar('{broken', '$.a') as v") == [None]
+
+
+def test_varchar_to_decimal(athena: Frontend) -> None:
+    """conversion.md (cast) and decimal.md: varchar to decimal(p, s) rounds to
+    the scale half up (away from zero), and text that is not a number fails."""
+    assert values(
+        athena,
+        "select cast('1.005' as decimal(18, 2)) as a, cast('-1.005' as decimal(18, 2)) as b, "
+        "cast('12' as decimal(18, 2)) as c, cast('0.994' as decimal(18, 2)) as d",
+    ) == ["1.01", "-1.01", "12.00", "0.99"]
+    assert fails(athena, "select cast('12,5' as decimal(18, 2)) as a").startswith(
+        "INVALID_CAST_ARGUMENT"
+    )
+
+
+def test_casts_to_integer(athena: Frontend) -> None:
+    """conversion.md (cast): varchar to integer takes an integer's digits only
+    (DuckDB would round '12.5'); a double rounds half away from zero (DuckDB's
+    cast rounds half to even)."""
+    assert values(athena, "select cast('-7' as integer) as a, cast('42' as bigint) as b") == [
+        "-7",
+        "42",
+    ]
+    assert fails(athena, "select cast('12.5' as integer) as a").startswith("INVALID_CAST_ARGUMENT")
+    assert values(
+        athena,
+        "select cast(2.5e0 as integer) as a, cast(-2.5e0 as integer) as b, "
+        "cast(3.5e0 as bigint) as c",
+    ) == ["3", "-3", "4"]
+
+
+def test_integer_division(athena: Frontend) -> None:
+    """math.md, Mathematical operators: `/` is "Division (integer division
+    performs truncation)"; a zero divisor fails."""
+    assert values(
+        athena, "select 7 / 2 as a, -7 / 2 as b, cast(7 as double) / 2 as c, 7 % 3 as d"
+    ) == ["3", "-3", "3.5", "1"]
+    assert fails(athena, "select 1 / 0 as a").startswith("DIVISION_BY_ZERO")
+
+
+def test_date_diff_counts_whole_units(athena: Frontend) -> None:
+    """datetime.md: date_diff(unit, timestamp1, timestamp2) "Returns timestamp2 -
+    timestamp1 expressed in terms of unit" (whole units; DuckDB's date_diff
+    counts the boundaries crossed)."""
+    assert values(
+        athena,
+        "select date_diff('millisecond', timestamp '2020-06-01 12:30:45.000000', "
+        "timestamp '2020-06-02 12:30:45.123456') as ms, "
+        "date_diff('day', date '2020-03-01', date '2020-03-02') as d, "
+        "date_diff('day', timestamp '2020-01-01 23:00:00', timestamp '2020-01-02 01:00:00') as n",
+    ) == ["86400123", "1", "0"]
+
+
+def test_date_add(athena: Frontend) -> None:
+    """datetime.md: date_add(unit, value, timestamp) -> [same as input], e.g.
+    date_add('day', -1, TIMESTAMP '2020-03-01 00:00:00') is 2020-02-29
+    00:00:00.000; the + operator's table: timestamp '2012-10-31 01:00' +
+    interval '1' month is 2012-11-30 01:00:00.000. (A literal's precision is
+    the digits it has, so the literals here have three.)"""
+    outcome = run(
+        athena,
+        "select date_add('day', -1, timestamp '2020-03-01 00:00:00.000') as a, "
+        "date_add('day', 7, date '2026-01-01') as b, "
+        "date_add('month', 1, timestamp '2012-10-31 01:00:00.000') as c",
+    )
+    assert outcome.rows == [["2020-02-29 00:00:00.000", "2026-01-08", "2012-11-30 01:00:00.000"]]
+    assert outcome.columns[1] == ("b", "date")
+
+
+def test_date_trunc(athena: Frontend) -> None:
+    """datetime.md: date_trunc(unit, x) -> [same as input]; week truncates
+    2001-08-22 to Monday 2001-08-20."""
+    assert values(
+        athena,
+        "select date_trunc('month', timestamp '2022-10-20 05:10:00.000') as a, "
+        "date_trunc('week', timestamp '2001-08-22 03:04:05.321') as b, "
+        "date_trunc('hour', timestamp '2001-08-22 03:04:05.321') as c, "
+        "date_trunc('month', date '2022-10-20') as d",
+    ) == [
+        "2022-10-01 00:00:00.000",
+        "2001-08-20 00:00:00.000",
+        "2001-08-22 03:00:00.000",
+        "2022-10-01",
+    ]
+
+
+def test_timestamp_precision(athena: Frontend) -> None:
+    """language/types.md: timestamp(P) holds P digits of subsecond precision;
+    a cast to a lower precision rounds. Iceberg tables store timestamp(6)."""
+    assert values(
+        athena,
+        "select cast(timestamp '2020-01-01 00:00:00.123456' as timestamp(6)) as a, "
+        "cast(timestamp '2020-01-01 00:00:00.123456' as timestamp(3)) as b, "
+        "cast(timestamp '2020-01-01 00:00:00.123500' as timestamp(3)) as c",
+    ) == ["2020-01-01 00:00:00.123456", "2020-01-01 00:00:00.123", "2020-01-01 00:00:00.124"]
+
+
+def test_nulls_sort_last_in_both_directions(athena: Frontend) -> None:
+    """sql/select.md, ORDER BY: "The default null ordering is NULLS LAST,
+    regardless of the ordering direction"."""
+    ascending = run(athena, "select x from (values 2, null, 1) as t(x) order by x")
+    descending = run(athena, "select x from (values 2, null, 1) as t(x) order by x desc")
+    assert ascending.rows == [["1"], ["2"], [None]]
+    assert descending.rows == [["2"], ["1"], [None]]
+
+
+def test_aggregates_over_no_rows(athena: Frontend) -> None:
+    """aggregate.md: "all aggregate functions ignore null values and return null
+    for no input rows or when all values are null", except count, which
+    returns 0. (The watermark queries read max() of a table.)"""
+    assert values(
+        athena,
+        "select count(*) as n, max(x) as m, sum(x) as s from (values 1) as t(x) where x > 1",
+    ) == ["0", None, None]
+
+
+def test_bytes_scanned_are_the_partitions_a_filter_selects(athena: Frontend) -> None:
+    """A Bronze read counts the Parquet column chunks of the dt partitions its
+    filter keeps (partition projection prunes the rest), of the columns read."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = athena.s3
+    s3.create_bucket(Bucket="bytes")
+    for day in ("2026-11-20", "2026-11-21"):
+        buffer = io.BytesIO()
+        table = pa.table({"id": [f"{day}-{n}" for n in range(500)], "n": list(range(500))})
+        pq.write_table(table, buffer)
+        s3.put_object(Bucket="bytes", Key=f"landed/dt={day}/part.parquet", Body=buffer.getvalue())
+    created = run(
+        athena,
+        "create external table functions.landed (id string, n bigint) "
+        "partitioned by (dt string) stored as parquet location 's3://bytes/landed/' "
+        "tblproperties ('projection.enabled' = 'true', 'projection.dt.type' = 'date', "
+        "'projection.dt.format' = 'yyyy-MM-dd', 'projection.dt.range' = '2020-01-01,NOW', "
+        "'storage.location.template' = 's3://bytes/landed/dt=${dt}/')",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    both = run(
+        athena, 'select count(*) as c, max(id) as m, max("$path") as p from functions.landed'
+    )
+    one = run(
+        athena,
+        "select count(*) as c, max(id) as m from functions.landed "
+        "where cast(dt as date) >= date '2026-11-21'",
+    )
+    only_n = run(athena, "select max(n) as m from functions.landed")
+    assert both.rows == [["1000", "2026-11-21-99", "s3://bytes/landed/dt=2026-11-21/part.parquet"]]
+    assert one.rows == [["500", "2026-11-21-99"]]
+    assert 0 < one.bytes_scanned < both.bytes_scanned
+    assert abs(2 * one.bytes_scanned - both.bytes_scanned) <= both.bytes_scanned // 10
+    # Only the columns read: n's chunks are smaller than id's.
+    assert 0 < only_n.bytes_scanned < both.bytes_scanned
+    # A file landed after a statement is read by the next one.
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"id": ["late"], "n": [1]}), buffer)
+    s3.put_object(Bucket="bytes", Key="landed/dt=2026-11-22/late.parquet", Body=buffer.getvalue())
+    assert run(athena, "select count(*) as c from functions.landed").rows == [["1001"]]
