@@ -307,19 +307,24 @@ def is_ssm(reference: str) -> bool:
     return reference.startswith(SSM_PREFIX)
 
 
+def ssm_parameter(reference: str) -> str:
+    """The parameter an `ssm:` reference names, checked without reading it."""
+    parameter = reference[len(SSM_PREFIX) :]
+    if not re.fullmatch(r"(/[A-Za-z0-9_.-]+)+", parameter):
+        raise ContractError(
+            f"event contract {reference!r}: not an SSM parameter name; "
+            "e.g. ssm:/streamlake/dev/event_contract"
+        )
+    return parameter
+
+
 def load_contract(reference: str, region: str | None = None) -> EventContract:
     """The contract `reference` names, read once per process (and again if its file changes)."""
     reference = reference.strip()
     if not reference:
         raise ContractError("event contract: empty name; use default, camel_case or a file path")
     if is_ssm(reference):
-        parameter = reference[len(SSM_PREFIX) :]
-        if not parameter.startswith("/"):
-            raise ContractError(
-                f"event contract {reference}: an SSM parameter name starts with /, "
-                "e.g. ssm:/streamlake/dev/event_contract"
-            )
-        return _cached_parameter(parameter, region)
+        return _cached_parameter(ssm_parameter(reference), region)
     path = contract_file(reference)
     try:
         stat = path.stat()

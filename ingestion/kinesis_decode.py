@@ -51,8 +51,8 @@ def _dotted(path: tuple[str, ...]) -> str:
 
 
 def _member(path: tuple[str, ...]) -> str:
-    """The SQL that reads a path out of the `fields` struct."""
-    return "fields." + ".".join(s if _SIMPLE_NAME.fullmatch(s) else f'"{s}"' for s in path)
+    """The SQL that reads a path out of the `fields` struct (quoted: a field may be a keyword)."""
+    return "fields." + ".".join(f'"{s}"' for s in path)
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ class _Plan:
                     f"to_json({value})"
                     if source.forms == ("iso8601",)
                     else f"case when {self.type_at(source.path)} = 'varchar' "
-                    f"then to_json({value}) else {value} end"
+                    f"then to_json({value})::varchar else {value} end"
                 )
                 checks.append(
                     f"when {source.column} is null then "
@@ -197,6 +197,8 @@ class _Plan:
     @staticmethod
     def _wanted(source: ColumnSource) -> str:
         if source.kind == "time":
+            if "iso8601" not in source.forms:
+                return "a number"
             return "a string" if source.forms == ("iso8601",) else "a number or a string"
         return "an object" if source.kind == "object" else "a string"
 
@@ -209,8 +211,8 @@ class _Plan:
         if epoch is None:
             return iso
         numeric = (
-            f"try(make_timestamp(cast(round({value}::double * {_EPOCH_MICROS[epoch]}) as bigint)))"
-            "::timestamptz"
+            f"try(make_timestamp(cast(round(try_cast({value} as double) "
+            f"* {_EPOCH_MICROS[epoch]}) as bigint)))::timestamptz"
         )
         is_number = f"regexp_full_match({value}, '{_EPOCH_TEXT}')"
         if "iso8601" in source.forms:

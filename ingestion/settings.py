@@ -14,7 +14,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ingestion.event_contract import DEFAULT_CONTRACT, EventContract, is_ssm, load_contract
+from ingestion.event_contract import (
+    DEFAULT_CONTRACT,
+    EventContract,
+    is_ssm,
+    load_contract,
+    ssm_parameter,
+)
 from ingestion.ssm_parameters import SsmParameterSource
 
 _SOURCE_NAME = re.compile(r"[^a-z0-9_]+")
@@ -151,9 +157,12 @@ class Settings(BaseSettings):
     def _contract_is_usable(cls, value: str) -> str:
         # Checked when the settings are read, so a bad contract stops the start
         # with its one-line reason; one in SSM is checked when first read.
-        if not is_ssm(value.strip()):
+        value = value.strip()
+        if is_ssm(value):
+            ssm_parameter(value)
+        else:
             load_contract(value)
-        return value.strip()
+        return value
 
     @field_validator("bronze_database", "silver_database", "gold_database")
     @classmethod
