@@ -247,12 +247,19 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def is_shipped(reference: str) -> bool:
+    """True when the reference is the name of a contract in ingestion/contracts/."""
+    return (
+        bool(re.fullmatch(r"[a-z0-9_]+", reference))
+        and (CONTRACTS_DIR / f"{reference}.yml").is_file()
+    )
+
+
 def contract_file(reference: str) -> Path:
     """The file a reference names: a shipped contract's name, or a path."""
+    if is_shipped(reference):
+        return CONTRACTS_DIR / f"{reference}.yml"
     if re.fullmatch(r"[a-z0-9_]+", reference):
-        shipped = CONTRACTS_DIR / f"{reference}.yml"
-        if shipped.is_file():
-            return shipped
         names = ", ".join(sorted(p.stem for p in CONTRACTS_DIR.glob("*.yml")))
         if not Path(reference).exists():
             raise ContractError(

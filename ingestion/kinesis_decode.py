@@ -243,6 +243,9 @@ def _query(max_record_bytes: int, contract: EventContract | None = None) -> str:
         "when raw is null then 'invalid base64 in kinesis.data'",
         f"when octet_length(raw) > {max_record_bytes} then "
         f"'oversize record: ' || octet_length(raw) || ' bytes, limit ' || {max_record_bytes}",
+        # Gzip's magic bytes: what a CloudWatch Logs subscription writes to a stream.
+        "when text is null and starts_with(hex(raw), '1F8B') then "
+        "'payload is gzip-compressed, not JSON'",
         "when text is null then 'invalid UTF-8 in payload'",
         "when not json_valid(text) then 'invalid JSON in payload'",
         "when json_type(text) <> 'OBJECT' then "
