@@ -144,13 +144,16 @@ def _template(value: Any, name: str, column: str) -> str:
     return value
 
 
-def _column(column: str, spec: Any, name: str) -> ColumnSource:
+def _known_column(column: str, name: str) -> None:
     if column not in PAYLOAD_COLUMNS:
         if column in EVENTS.names:
             raise _fail(name, f"column {column} comes from the Kinesis envelope, not the payload")
         raise _fail(
             name, f"unknown column {column!r}; payload columns are {', '.join(PAYLOAD_COLUMNS)}"
         )
+
+
+def _column(column: str, spec: Any, name: str) -> ColumnSource:
     if isinstance(spec, str):
         spec = {"field": spec}
     if not isinstance(spec, dict):
@@ -223,6 +226,8 @@ def parse_contract(document: Any, name: str) -> EventContract:
     columns = document.get("columns")
     if not isinstance(columns, dict) or not columns:
         raise _fail(name, "columns must map Bronze columns to payload fields")
+    for column in columns:
+        _known_column(str(column), name)
     sources = tuple(_column(str(column), spec, name) for column, spec in columns.items())
     missing = [column for column in NOT_NULLABLE if column not in columns]
     if missing:
