@@ -295,15 +295,19 @@ with decoded as (
             end
         end as reason
     from checked
+), flagged as (
+    select *,
+        case when reason is null then not list_has_all({known}, json_keys(text)) else false end
+            as has_extra_fields
+    from reasoned
 )
 select
     reason,
     {outputs},
-    case when reason is null then not list_has_all({known}, json_keys(text)) else false end
-        as has_extra_fields,
+    has_extra_fields,
     case when has_extra_fields then {extra} end as extra_fields,
     case when reason is not null then coalesce(raw, encode(data)) end as original_bytes
-from reasoned
+from flagged
 """
 
 
