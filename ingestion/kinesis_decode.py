@@ -50,9 +50,24 @@ def _dotted(path: tuple[str, ...]) -> str:
     return ".".join(path)
 
 
+@lru_cache(maxsize=1)
+def _keywords() -> frozenset[str]:
+    """Words that need quoting as a struct field name (`type` and friends do not)."""
+    rows = (
+        _Connection.get()
+        .execute(
+            "select keyword_name from duckdb_keywords() where keyword_category <> 'unreserved'"
+        )
+        .fetchall()
+    )
+    return frozenset(name for (name,) in rows)
+
+
 def _member(path: tuple[str, ...]) -> str:
-    """The SQL that reads a path out of the `fields` struct (quoted: a field may be a keyword)."""
-    return "fields." + ".".join(f'"{s}"' for s in path)
+    """The SQL that reads a path out of the `fields` struct."""
+    return "fields." + ".".join(
+        s if _SIMPLE_NAME.fullmatch(s) and s.lower() not in _keywords() else f'"{s}"' for s in path
+    )
 
 
 @dataclass(frozen=True)
@@ -257,13 +272,6 @@ def _query(max_record_bytes: int, contract: EventContract | None = None) -> str:
     known = "[" + ", ".join(_sql_text(name) for name in plan.contract.top_level_fields) + "]"
     non_empty = "".join(f"\n            and {c}" for c in plan.non_empty_conditions())
     outputs = ",\n    ".join(plan.output_column(name) for name in PAYLOAD_COLUMNS)
-    # The fields no column names, as a JSON object; null where DuckDB cannot
-    # build it (a key given twice), which the caller then does in Python.
-    extra = (
-        "try(to_json(map_from_entries(list_filter(map_entries("
-        "json_transform(text, '\"MAP(VARCHAR, JSON)\"')), "
-        f"entry -> not list_contains({known}, entry.key)))))"
-    )
     return f"""
 with decoded as (
     select data, try(from_base64(data)) as raw from batch
@@ -295,19 +303,32 @@ with decoded as (
             end
         end as reason
     from checked
-), flagged as (
-    select *,
-        case when reason is null then not list_has_all({known}, json_keys(text)) else false end
-            as has_extra_fields
-    from reasoned
 )
 select
     reason,
     {outputs},
-    has_extra_fields,
-    case when has_extra_fields then {extra} end as extra_fields,
+    case when reason is null then not list_has_all({known}, json_keys(text)) else false end
+        as has_extra_fields,
     case when reason is not null then coalesce(raw, encode(data)) end as original_bytes
-from flagged
+from reasoned
+"""
+
+
+@lru_cache(maxsize=8)
+def _extra_query(contract: EventContract) -> str:
+    """The fields no column names, as a JSON object, for the records that have some.
+
+    A query of its own, run only when a batch has such records: an extra
+    column in the decoding query costs every batch, most of which have none.
+    Null where DuckDB cannot build the object (a key given twice).
+    """
+    known = "[" + ", ".join(_sql_text(name) for name in contract.top_level_fields) + "]"
+    return f"""
+select try(to_json(map_from_entries(list_filter(
+    map_entries(json_transform(decode(from_base64(data)), '"MAP(VARCHAR, JSON)"')),
+    entry -> not list_contains({known}, entry.key)
+)))) as extra_fields
+from extras
 """
 
 
@@ -433,17 +454,34 @@ def _derived(template: str, stream: str, shard_id: str, columns: KinesisColumns)
 def _extra_fields(decoded: pa.Table, data: pa.Array, contract: EventContract) -> pa.Array:
     """Top-level fields the contract does not name, as JSON text, so none is lost.
 
-    The query builds them; a payload that gives a key twice, which DuckDB's map
-    refuses, is done here, record by record (Python's json keeps the last value).
+    DuckDB builds them, for the flagged records only; a payload that gives a key
+    twice, which DuckDB's map refuses, is done here in Python (json keeps the
+    last value).
     """
-    extra = decoded.column("extra_fields")
-    left = pc.and_(decoded.column("has_extra_fields"), pc.is_null(extra))
-    if not pc.any(left).as_py():
-        return extra
-    known = set(contract.top_level_fields)
-    values = extra.to_pylist()
-    for position in pc.indices_nonzero(left).to_pylist():
-        payload = json.loads(base64.b64decode(data[position].as_py()))
-        kept = {key: value for key, value in payload.items() if key not in known}
-        values[position] = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
-    return pa.array(values, pa.string())
+    flags = decoded.column("has_extra_fields").combine_chunks()
+    if not pc.any(flags).as_py():
+        return pa.nulls(len(decoded), pa.string())
+    con = _Connection.get()
+    con.register("extras", pa.table({"data": data.filter(flags)}))
+    try:
+        extra = (
+            con.execute(_extra_query(contract))
+            .to_arrow_table()
+            .column("extra_fields")
+            .combine_chunks()
+        )
+    finally:
+        con.unregister("extras")
+    values = extra.to_pylist() if extra.null_count else None
+    if values is not None:
+        known = set(contract.top_level_fields)
+        positions = pc.indices_nonzero(flags).to_pylist()
+        for index, value in enumerate(values):
+            if value is None:
+                payload = json.loads(base64.b64decode(data[positions[index]].as_py()))
+                kept = {key: item for key, item in payload.items() if key not in known}
+                values[index] = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
+        extra = pa.array(values, pa.string())
+    return pc.replace_with_mask(
+        pa.nulls(len(decoded), pa.string()), flags, pc.cast(extra, pa.string())
+    )
