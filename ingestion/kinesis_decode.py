@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pyarrow as pa
@@ -250,9 +250,15 @@ class _Plan:
 
 
 @lru_cache(maxsize=8)
-def _query(max_record_bytes: int, contract: EventContract | None = None) -> str:
+def _query(
+    max_record_bytes: int, contract: EventContract | None = None, with_extras: bool = False
+) -> str:
     """The decoding query for a contract, with its constants inlined: DuckDB's
-    parameter binding costs more than the query itself at this size."""
+    parameter binding costs more than the query itself at this size.
+
+    `with_extras` adds the extra fields' column, for producers whose records
+    usually have some; for the others, it would cost every batch for nothing.
+    """
     plan = _Plan(contract or default_contract())
     checks = [
         "when raw is null then 'invalid base64 in kinesis.data'",
@@ -272,6 +278,21 @@ def _query(max_record_bytes: int, contract: EventContract | None = None) -> str:
     known = "[" + ", ".join(_sql_text(name) for name in plan.contract.top_level_fields) + "]"
     non_empty = "".join(f"\n            and {c}" for c in plan.non_empty_conditions())
     outputs = ",\n    ".join(plan.output_column(name) for name in PAYLOAD_COLUMNS)
+    flag = (
+        f"case when reason is null then not list_has_all({known}, json_keys(text)) else false end"
+    )
+    if with_extras:
+        # A CTE, not a lateral alias: DuckDB expands an alias where it is used.
+        extras_cte = f""", flagged as (
+    select *, {flag} as has_extra_fields from reasoned
+)"""
+        extras = _extras_of("text", known)
+        has_extras = (
+            f"has_extra_fields,\n    case when has_extra_fields then {extras} end as extra_fields"
+        )
+        last = "flagged"
+    else:
+        extras_cte, has_extras, last = "", f"{flag}\n        as has_extra_fields", "reasoned"
     return f"""
 with decoded as (
     select data, try(from_base64(data)) as raw from batch
@@ -303,14 +324,13 @@ with decoded as (
             end
         end as reason
     from checked
-)
+){extras_cte}
 select
     reason,
     {outputs},
-    case when reason is null then not list_has_all({known}, json_keys(text)) else false end
-        as has_extra_fields,
+    {has_extras},
     case when reason is not null then coalesce(raw, encode(data)) end as original_bytes
-from reasoned
+from {last}
 """
 
 
@@ -323,13 +343,16 @@ def _extra_query(contract: EventContract) -> str:
     Null where DuckDB cannot build the object (a key given twice).
     """
     known = "[" + ", ".join(_sql_text(name) for name in contract.top_level_fields) + "]"
-    return f"""
-select try(to_json(map_from_entries(list_filter(
-    map_entries(json_transform(decode(from_base64(data)), '"MAP(VARCHAR, JSON)"')),
-    entry -> not list_contains({known}, entry.key)
-)))) as extra_fields
-from extras
-"""
+    return f"select {_extras_of('decode(from_base64(data))', known)} as extra_fields from extras"
+
+
+def _extras_of(text: str, known: str) -> str:
+    """The top-level fields of a JSON object not in `known`, as a JSON object."""
+    return (
+        "try(to_json(map_from_entries(list_filter("
+        f"map_entries(json_transform({text}, '\"MAP(VARCHAR, JSON)\"')), "
+        f"entry -> not list_contains({known}, entry.key)))))"
+    )
 
 
 @dataclass(frozen=True)
@@ -391,7 +414,8 @@ def decode_events(
     con = _Connection.get()
     con.register("batch", batch)
     try:
-        decoded = con.execute(_query(max_record_bytes, contract)).to_arrow_table()
+        with_extras = _ExtrasSeen.likely(contract)
+        decoded = con.execute(_query(max_record_bytes, contract, with_extras)).to_arrow_table()
     finally:
         con.unregister("batch")
 
@@ -451,27 +475,49 @@ def _derived(template: str, stream: str, shard_id: str, columns: KinesisColumns)
     return pc.binary_join_element_wise(*parts, "")
 
 
+class _ExtrasSeen:
+    """Whether this process's last batch under a contract had extra fields in most records.
+
+    Producers are consistent: one whose records carry fields the contract does
+    not name (camelCase apps with flat properties) gets them in the decoding
+    pass itself; one that rarely adds a field pays a follow-up query only then.
+    """
+
+    _share: ClassVar[dict[EventContract, float]] = {}
+
+    @classmethod
+    def likely(cls, contract: EventContract) -> bool:
+        return cls._share.get(contract, 0.0) > 0.5
+
+    @classmethod
+    def record(cls, contract: EventContract, flags: pa.Array) -> None:
+        if len(cls._share) > 8 and contract not in cls._share:
+            cls._share.clear()
+        cls._share[contract] = pc.mean(pc.cast(flags, pa.float64())).as_py() or 0.0
+
+
 def _extra_fields(decoded: pa.Table, data: pa.Array, contract: EventContract) -> pa.Array:
     """Top-level fields the contract does not name, as JSON text, so none is lost.
 
-    DuckDB builds them, for the flagged records only; a payload that gives a key
-    twice, which DuckDB's map refuses, is done here in Python (json keeps the
-    last value).
+    DuckDB builds them, in the decoding query or, for the flagged records only,
+    in a follow-up; a payload that gives a key twice, which DuckDB's map
+    refuses, is done here in Python (json keeps the last value).
     """
     flags = decoded.column("has_extra_fields").combine_chunks()
+    if len(flags):
+        _ExtrasSeen.record(contract, flags)
     if not pc.any(flags).as_py():
         return pa.nulls(len(decoded), pa.string())
-    con = _Connection.get()
-    con.register("extras", pa.table({"data": data.filter(flags)}))
-    try:
-        extra = (
-            con.execute(_extra_query(contract))
-            .to_arrow_table()
-            .column("extra_fields")
-            .combine_chunks()
-        )
-    finally:
-        con.unregister("extras")
+    if "extra_fields" in decoded.column_names:
+        extra = decoded.column("extra_fields").combine_chunks().filter(flags)
+    else:
+        con = _Connection.get()
+        con.register("extras", pa.table({"data": data.filter(flags)}))
+        try:
+            result = con.execute(_extra_query(contract)).to_arrow_table()
+        finally:
+            con.unregister("extras")
+        extra = result.column("extra_fields").combine_chunks()
     values = extra.to_pylist() if extra.null_count else None
     if values is not None:
         known = set(contract.top_level_fields)

@@ -134,6 +134,30 @@ def test_an_extra_field_given_twice_is_kept_with_its_last_value(tmp_path) -> Non
     assert json.loads(extras[sequence(2)])["productId"] == "p-2"
 
 
+def test_extra_fields_are_the_same_from_the_decoding_pass_and_from_the_follow_up() -> None:
+    contract = load_contract("camel_case")
+    records = [record(n, camel(n)) for n in range(4)] + [record(9, camel(9, productId=DROP))]
+    columns = kinesis._columns(records)
+
+    def decode() -> pa.Table:
+        return kinesis_decode.decode_events(
+            columns, "events", SHARD, datetime.now(UTC), 4096, "events", contract
+        ).good
+
+    kinesis_decode._ExtrasSeen._share.clear()
+    assert not kinesis_decode._ExtrasSeen.likely(contract)
+    follow_up = decode()  # a follow-up query for the flagged records
+    assert kinesis_decode._ExtrasSeen.likely(contract)
+    in_pass = decode()  # most records had some: now in the decoding query itself
+    assert in_pass.column("extra_fields").equals(follow_up.column("extra_fields"))
+    extras = [json.loads(text) for text in in_pass.column("extra_fields").to_pylist()]
+    assert extras[0] == {
+        "productId": "p-0",
+        "referrer": {"site": "search", "terms": ["blue", "shoes"]},
+    }
+    assert extras[4] == {"referrer": {"site": "search", "terms": ["blue", "shoes"]}}
+
+
 def test_an_event_without_an_id_gets_one_from_its_place_in_the_stream(camel_landing) -> None:
     bronze, _ = camel_landing
     rows = by_sequence(bronze)
