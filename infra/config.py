@@ -15,6 +15,14 @@ from typing import Any, get_origin
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ingestion.event_contract import (
+    DEFAULT_CONTRACT,
+    contract_file,
+    is_shipped,
+    is_ssm,
+    load_contract,
+)
+
 # The Bronze sources the stack feeds, and the partition key of each demo table.
 KINESIS_SOURCE = "events"
 DYNAMODB_SOURCES: dict[str, str] = {
@@ -23,6 +31,7 @@ DYNAMODB_SOURCES: dict[str, str] = {
     "orders": "order_id",
 }
 
+SSM_PARAMETER_LIMIT_BYTES = 8192  # the advanced tier's limit
 _KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/([A-Za-z0-9_.-]+)$")
 _DYNAMODB_STREAM_ARN = re.compile(
     r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/([A-Za-z0-9_.-]+)/stream/[^/]+$"
@@ -74,6 +83,11 @@ class InfraConfig(BaseModel):
     dynamodb_max_record_age_hours: int = Field(default=6, ge=1, le=24)
     retry_attempts: int = Field(default=10, ge=0, le=10_000)
 
+    # The Kinesis payload contract: a contract shipped in ingestion/contracts/ by
+    # name (it travels in the handler's code), or a YAML file, which the stack
+    # publishes as an SSM parameter that the Kinesis handler reads.
+    event_contract: str = DEFAULT_CONTRACT
+
     # Handlers
     handler_memory_mb: int = Field(default=1024, ge=256, le=10_240)
     handler_timeout_seconds: int = Field(default=120, ge=10, le=900)
@@ -114,6 +128,26 @@ class InfraConfig(BaseModel):
         for source, arn in value.items():
             if not _DYNAMODB_STREAM_ARN.match(arn):
                 raise ValueError(f"{source}: not a DynamoDB stream ARN: {arn}")
+        return value
+
+    @field_validator("event_contract")
+    @classmethod
+    def _usable_contract(cls, value: str) -> str:
+        # Checked at synthesis: a broken contract never reaches the handler.
+        value = value.strip()
+        if is_ssm(value):
+            raise ValueError(
+                "give a shipped contract's name or a YAML file; the stack publishes the "
+                "file to SSM itself"
+            )
+        load_contract(value)
+        if not is_shipped(value):
+            size = contract_file(value).stat().st_size
+            if size > SSM_PARAMETER_LIMIT_BYTES:
+                raise ValueError(
+                    f"{value} is {size} bytes, more than an SSM parameter holds (8 KB): "
+                    "put it in ingestion/contracts/ and give its name"
+                )
         return value
 
     @model_validator(mode="after")
@@ -173,6 +207,15 @@ class InfraConfig(BaseModel):
             assert match  # validated above
             return match.group(1)
         return f"{self.name_prefix}-{source}"
+
+    @property
+    def shipped_contract(self) -> bool:
+        """True when the contract is one of ingestion/contracts/, named by its name."""
+        return is_shipped(self.event_contract)
+
+    @property
+    def event_contract_text(self) -> str:
+        return contract_file(self.event_contract).read_text(encoding="utf-8")
 
     @property
     def source_aliases(self) -> dict[str, str]:

@@ -33,7 +33,10 @@ from infra.lambda_packaging import (
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 FALLBACK_IMAGE = "public.ecr.aws/sam/build-python3.12:latest-arm64"
-DOCKER_COPY_PACKAGE = "mkdir /asset-output/ingestion && cp *.py /asset-output/ingestion/"
+DOCKER_COPY_PACKAGE = (
+    "mkdir -p /asset-output/ingestion/contracts && cp *.py /asset-output/ingestion/ "
+    "&& cp contracts/*.yml /asset-output/ingestion/contracts/"
+)
 DOCKER_INSTALL_LAYER = "pip install --only-binary=:all: -r requirements.txt -t /asset-output/python"
 
 

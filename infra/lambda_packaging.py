@@ -1,7 +1,7 @@
 """What goes into the handlers' Lambda assets, in plain Python (no CDK).
 
-- The code asset holds the `ingestion/` package and nothing else: no tests, no
-  virtual environment, no lake.
+- The code asset holds the `ingestion/` package and nothing else (its modules
+  and its shipped event contracts): no tests, no virtual environment, no lake.
 - The dependencies layer holds what the handlers import at run time, with the
   versions of `uv.lock`, as manylinux aarch64 wheels for Python 3.12, which uv
   installs on any machine without Docker.
@@ -28,7 +28,14 @@ PYTHON_VERSION = "3.12"
 # aarch64 wheels need manylinux_2_28.
 WHEEL_PLATFORM = "aarch64-manylinux_2_28"
 # What the handlers import at run time; boto3 comes with the Lambda runtime.
-RUNTIME_PACKAGES = ("aws-lambda-powertools", "duckdb", "pyarrow", "pydantic", "pydantic-settings")
+RUNTIME_PACKAGES = (
+    "aws-lambda-powertools",
+    "duckdb",
+    "pyarrow",
+    "pydantic",
+    "pydantic-settings",
+    "pyyaml",  # the event contract
+)
 # Lambda allows 250 MB unzipped for the function and its layers together.
 LAYER_SIZE_LIMIT_BYTES = 240 * 1024 * 1024
 # Parts of the installed wheels the handlers never load: C++ headers, Cython

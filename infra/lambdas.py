@@ -11,6 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import DYNAMODB_SOURCES, KINESIS_SOURCE, LOG_RETENTION_DAYS, InfraConfig
@@ -18,6 +19,7 @@ from infra.lambda_assets import ARCHITECTURE, RUNTIME, dependencies_layer, handl
 from infra.nag import acknowledge, allow
 from infra.sources import Sources
 from infra.storage import BRONZE, QUARANTINE, LakeStorage
+from ingestion.event_contract import SSM_PREFIX
 
 KINESIS_READ_ACTIONS = [
     "kinesis:DescribeStream",
@@ -37,6 +39,9 @@ METRICS_NAMESPACE = "Streamlake"
 # HEAD of a missing key answers 404 only with s3:ListBucket, else 403; the
 # handlers look for yesterday's file of a retried batch.
 LANDING_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+# A contract given as a file is published under the environment's SSM path.
+EVENT_CONTRACT_PARAMETER = "event_contract"
+STANDARD_PARAMETER_BYTES = 4096  # larger values need the advanced tier (up to 8 KB)
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,35 @@ class Ingestion(Construct):
         self._layer = dependencies_layer(self, "Dependencies")
         self._code = handler_code()
 
+        self.event_contract: ssm.StringParameter | None = None
+        if config.shipped_contract:
+            # Shipped contracts travel in the code asset, under ingestion/contracts/.
+            contract_reference = config.event_contract
+        else:
+            text = config.event_contract_text
+            self.event_contract = ssm.StringParameter(
+                self,
+                "EventContract",
+                parameter_name=f"{config.ssm_prefix}/{EVENT_CONTRACT_PARAMETER}",
+                string_value=text,
+                description="The Kinesis payload contract (YAML) the Kinesis handler decodes by.",
+                tier=(
+                    ssm.ParameterTier.STANDARD
+                    if len(text.encode()) <= STANDARD_PARAMETER_BYTES
+                    else ssm.ParameterTier.ADVANCED
+                ),
+            )
+            contract_reference = f"{SSM_PREFIX}{self.event_contract.parameter_name}"
         self.kinesis = self._handler(
-            "Kinesis", "ingestion.kinesis.handler", "Kinesis events to Bronze.", [KINESIS_SOURCE]
+            "Kinesis",
+            "ingestion.kinesis.handler",
+            "Kinesis events to Bronze.",
+            [KINESIS_SOURCE],
+            {"STREAMLAKE_EVENT_CONTRACT": contract_reference},
         )
         allow(self.kinesis.role, KINESIS_READ_ACTIONS, [sources.kinesis_stream_arn])
+        if self.event_contract is not None:
+            allow(self.kinesis.role, ["ssm:GetParameter"], [self.event_contract.parameter_arn])
         self._may_decrypt_sources(self.kinesis.role, sources)
         lambda_.EventSourceMapping(
             self,
@@ -140,7 +170,12 @@ class Ingestion(Construct):
         return (self.kinesis, self.dynamodb)
 
     def _handler(
-        self, name: str, entry_point: str, description: str, bronze_sources: list[str]
+        self,
+        name: str,
+        entry_point: str,
+        description: str,
+        bronze_sources: list[str],
+        environment: dict[str, str] | None = None,
     ) -> Handler:
         config, lake = self._config, self._storage.lake
         log_group = logs.LogGroup(
@@ -195,6 +230,7 @@ class Ingestion(Construct):
                 "STREAMLAKE_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 # DuckDB resolves ~ when it starts; Lambda's home is not writable.
                 "HOME": "/tmp",
+                **(environment or {}),
             },
         )
         acknowledge(

@@ -168,6 +168,7 @@ def _decode_group(
         ingestion_time=ingestion_time,
         max_record_bytes=settings.max_record_bytes,
         source=source,
+        contract=settings.contract,
     )
     return LandingGroup(
         identity=BatchIdentity.of(source, shard, columns.sequence_number),

@@ -14,6 +14,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ingestion.event_contract import (
+    DEFAULT_CONTRACT,
+    EventContract,
+    is_ssm,
+    load_contract,
+    ssm_parameter,
+)
 from ingestion.ssm_parameters import SsmParameterSource
 
 _SOURCE_NAME = re.compile(r"[^a-z0-9_]+")
@@ -56,6 +63,13 @@ class Settings(BaseSettings):
         default=1_048_576, gt=0, description="Larger decoded records go to quarantine."
     )
     parquet_compression: str = "zstd"
+    event_contract: str = Field(
+        default=DEFAULT_CONTRACT,
+        description=(
+            "The Kinesis payload contract: a shipped one by name (default, camel_case), a "
+            "YAML file, or ssm:<parameter> holding the YAML (see ingestion/contracts/)."
+        ),
+    )
 
     # Local lakehouse (DuckDB with DuckLake)
     duckdb_extension_dir: str = Field(
@@ -138,6 +152,18 @@ class Settings(BaseSettings):
             raise ValueError("lake_root must not be empty")
         return value.rstrip("/") or "/"
 
+    @field_validator("event_contract")
+    @classmethod
+    def _contract_is_usable(cls, value: str) -> str:
+        # Checked when the settings are read, so a bad contract stops the start
+        # with its one-line reason; one in SSM is checked when first read.
+        value = value.strip()
+        if is_ssm(value):
+            ssm_parameter(value)
+        else:
+            load_contract(value)
+        return value
+
     @field_validator("bronze_database", "silver_database", "gold_database")
     @classmethod
     def _glue_name(cls, value: str) -> str:
@@ -148,6 +174,10 @@ class Settings(BaseSettings):
     @property
     def warehouse(self) -> str:
         return self.warehouse_uri or f"{self.lake_root}/warehouse"
+
+    @property
+    def contract(self) -> EventContract:
+        return load_contract(self.event_contract, self.aws_region)
 
     def source_for(self, stream_or_table: str) -> str:
         return normalise_source_name(self.source_aliases.get(stream_or_table, stream_or_table))

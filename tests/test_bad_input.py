@@ -17,6 +17,7 @@ import ast
 import base64
 import binascii
 import copy
+import gzip
 import inspect
 import json
 import re
@@ -150,6 +151,10 @@ def kinesis_payload_corpus() -> list[BadInput]:
         # An encoded surrogate, and a character cut off.
         ("invalid UTF-8 in payload", kinesis_rec(202, b'"\xed\xa0\x80"')),
         ("invalid UTF-8 in payload", kinesis_rec(203, b'{"e": "\xe2\x82"}')),
+        (
+            "payload is gzip-compressed, not JSON",
+            kinesis_rec(226, gzip.compress(b'{"a": 1}', mtime=0)),
+        ),
         ("invalid JSON in payload", kinesis_rec(204, b"")),
         ("invalid JSON in payload", kinesis_rec(205, b"{} {}")),
         ("invalid JSON in payload", kinesis_rec(206, b"\xef\xbb\xbf{}")),  # a byte-order mark

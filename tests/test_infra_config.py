@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -12,6 +14,7 @@ import aws_cdk as cdk
 
 from infra.config import InfraConfig
 
+SHOP_CONTRACT = Path(__file__).resolve().parent / "fixtures" / "contracts" / "shop_events.yml"
 ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/shop-orders/stream/2024-05-01T00:00:00.000"
 
 
@@ -72,8 +75,33 @@ def test_the_cli_account_and_region_are_used_when_context_has_none(monkeypatch):
         ({"kinesis_batch_size": 20_000}, "kinesis_batch_size"),
         ({"kinesis_retention_hours": 24, "kinesis_max_record_age_hours": 24}, "longer"),
         ({"@aws-cdk/core:someFeatureFlag": True, "retry_attempts": -1}, "retry_attempts"),
+        ({"event_contract": "kebab_case"}, "no shipped contract of that name"),
+        ({"event_contract": "no/such/contract.yml"}, "no such file"),
+        ({"event_contract": "ssm:/streamlake/dev/event_contract"}, "publishes the file to SSM"),
     ],
 )
 def test_bad_configuration_is_refused_before_synthesis(monkeypatch, context, message):
     with pytest.raises(ValidationError, match=message):
         from_context(monkeypatch, **context)
+
+
+def test_the_event_contract_is_a_shipped_name_or_a_file(monkeypatch, tmp_path):
+    assert from_context(monkeypatch).event_contract == "default"
+    camel = from_context(monkeypatch, event_contract="camel_case")
+    assert (camel.event_contract, camel.shipped_contract) == ("camel_case", True)
+    path = tmp_path / "shop.yml"
+    path.write_text(SHOP_CONTRACT.read_text())
+    shop = from_context(monkeypatch, event_contract=str(path))
+    assert not shop.shipped_contract
+    assert shop.event_contract_text == SHOP_CONTRACT.read_text()
+
+
+def test_a_broken_or_oversized_contract_file_is_refused_before_synthesis(monkeypatch, tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(SHOP_CONTRACT.read_text().replace("epoch_seconds", "epoch_minutes"))
+    with pytest.raises(ValidationError, match="unknown timestamp form 'epoch_minutes'"):
+        from_context(monkeypatch, event_contract=str(broken))
+    large = tmp_path / "large.yml"
+    large.write_text(SHOP_CONTRACT.read_text() + "# padding\n" * 1000)
+    with pytest.raises(ValidationError, match="more than an SSM parameter holds"):
+        from_context(monkeypatch, event_contract=str(large))

@@ -18,7 +18,7 @@ import infra  # noqa: F401  (first: it sets the environment aws_cdk's Node runti
 import aws_cdk as cdk
 
 from infra import lambda_packaging
-from infra.lambda_assets import CopyHandlerPackage, InstallLayerWithUv
+from infra.lambda_assets import DOCKER_COPY_PACKAGE, CopyHandlerPackage, InstallLayerWithUv
 from infra.lambda_packaging import (
     HANDLER_PACKAGE,
     LAYER_REQUIREMENTS,
@@ -80,9 +80,17 @@ def test_code_asset_holds_the_ingestion_package_only(tmp_path):
     )
     assert bundled is True
     files = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
-    expected = {f"ingestion/{p.name}" for p in HANDLER_PACKAGE.glob("*.py")}
+    expected = {f"ingestion/{p.name}" for p in HANDLER_PACKAGE.glob("*.py")} | {
+        f"ingestion/contracts/{p.name}" for p in (HANDLER_PACKAGE / "contracts").glob("*.yml")
+    }
     assert files == expected
     assert {"ingestion/kinesis.py", "ingestion/dynamodb_streams.py"} <= files
+    # The shipped event contracts travel with the code: the Kinesis handler reads them by name.
+    assert {"ingestion/contracts/default.yml", "ingestion/contracts/camel_case.yml"} <= files
+
+
+def test_the_docker_fallback_copies_the_shipped_contracts_too():
+    assert "contracts/*.yml /asset-output/ingestion/contracts/" in DOCKER_COPY_PACKAGE
 
 
 def test_layer_install_targets_lambda_arm64_python_312(tmp_path):

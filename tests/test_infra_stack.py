@@ -29,6 +29,7 @@ from ingestion.bronze_catalog import BRONZE_TABLES, glue_type
 from ingestion.settings import Settings
 from ingestion.ssm_parameters import PUBLISHED_SETTINGS, parameter_name
 
+SHOP_CONTRACT = Path(__file__).resolve().parent / "fixtures" / "contracts" / "shop_events.yml"
 CDK_JSON = Path(__file__).resolve().parent.parent / "infra" / "cdk.json"
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 EXISTING_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
@@ -41,6 +42,8 @@ EXISTING = InfraConfig(
         for source in ("customers", "products", "orders")
     },
     source_key_arns=(EXISTING_KEY,),
+    # A contract given as a file: the stack publishes it to SSM for the handler.
+    event_contract=str(SHOP_CONTRACT),
 )
 
 
@@ -68,6 +71,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             "env_name": "test",
             "account": ACCOUNT,
             "region": REGION,
+            # As `-c event_contract=camel_case` gives it.
+            "event_contract": "camel_case",
             # CDK's switch to skip asset bundling: nothing is installed or downloaded.
             "aws:cdk:bundling-stacks": [],
         }
@@ -357,6 +362,48 @@ def test_handlers_run_python_312_on_arm64_with_the_layer(synth):
     (layer,) = synth.resources("AWS::Lambda::LayerVersion").values()
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+
+
+def environment_of(synth: Synthesized, function: Any, stack: StreamlakeStack | None = None) -> dict:
+    stack = stack or synth.stack
+    functions = synth.resources("AWS::Lambda::Function", stack)
+    properties = functions[stack.get_logical_id(function.node.default_child)]["Properties"]
+    return properties["Environment"]["Variables"]
+
+
+def test_the_event_contract_in_context_reaches_the_kinesis_handler(synth):
+    ingestion = synth.stack.ingestion
+    # A shipped contract travels in the code asset: the handler is told its name.
+    assert environment_of(synth, ingestion.kinesis.function)["STREAMLAKE_EVENT_CONTRACT"] == (
+        "camel_case"
+    )
+    assert "STREAMLAKE_EVENT_CONTRACT" not in environment_of(synth, ingestion.dynamodb.function)
+    assert ingestion.event_contract is None
+    assert not any(
+        "event_contract" in json.dumps(p["Properties"]["Name"])
+        for p in synth.resources("AWS::SSM::Parameter").values()
+    )
+
+
+def test_an_event_contract_file_is_published_to_ssm_for_the_kinesis_handler(synth):
+    existing = synth.existing
+    parameters = {
+        logical: p["Properties"]
+        for logical, p in synth.resources("AWS::SSM::Parameter", existing).items()
+        if p["Properties"]["Name"] == "/streamlake/existing/event_contract"
+    }
+    ((logical, parameter),) = parameters.items()
+    assert parameter["Value"] == SHOP_CONTRACT.read_text()
+    assert parameter["Type"] == "String"
+    variables = environment_of(synth, existing.ingestion.kinesis.function, existing)
+    # A Ref (an SSM parameter's Ref is its name): the function deploys after the parameter.
+    reference = resolve(variables["STREAMLAKE_EVENT_CONTRACT"], {logical: parameter["Name"]})
+    assert reference == "ssm:/streamlake/existing/event_contract"
+    # The handler may read that one parameter, and the DynamoDB handler none.
+    statements = policy_statements(synth, existing.ingestion.kinesis.role, existing)
+    assert actions_on(statements, logical) == {"ssm:GetParameter"}
+    dynamodb = policy_statements(synth, existing.ingestion.dynamodb.role, existing)
+    assert not actions_on(dynamodb, logical)
 
 
 def test_handler_logs_are_kept_30_days(synth):
