@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -48,9 +49,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(dashboards_app, name="dashboards")
-console = Console()
+console = Console(emoji=False)
 # soft_wrap: an error stays one line however narrow the terminal and long the path.
-errors = Console(stderr=True, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class UsageError(Exception):
@@ -309,9 +310,12 @@ def _print_transform(report: Any) -> None:
         f"dbt build: {len(invocation.models)} models, {passed}/{len(tests)} tests passed, "
         f"{invocation.seconds:.1f} s"
     )
+    for test in invocation.warnings:
+        message = f"{test.name}: {test.message}"
+        errors.print(f"[yellow]plausibility warning:[/] {escape(message)}")
     for alert in report.alerts:
         if alert.firing:
-            errors.print(f"[yellow]alert:[/] {alert.message}")
+            errors.print(f"[yellow]alert:[/] {escape(alert.message)}")
 
 
 @app.command()
@@ -475,16 +479,20 @@ def main() -> None:
         app()
     except ValidationError as error:  # settings from the environment
         first = error.errors()[0]
-        errors.print(f"[red]error:[/] setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+        # pydantic prefixes a validator's own message with "Value error, ".
+        setting = ".".join(map(str, first["loc"]))
+        message = first["msg"].removeprefix("Value error, ")
+        errors.print(f"[red]error:[/] setting {setting}: {escape(message)}")
         sys.exit(2)
     except DbtFailed as error:
-        errors.print(f"[red]error:[/] {error} (dbt's output above names the model or test)")
+        hint = "(dbt's output above names the model or test)"
+        errors.print(f"[red]error:[/] {escape(str(error))} {hint}")
         sys.exit(1)
     except (UsageError, LakeRootError, ValueError, FileNotFoundError) as error:
-        errors.print(f"[red]error:[/] {error}")
+        errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(2)
     except (PrefectServerError, WriterBusy) as error:
-        errors.print(f"[red]error:[/] {error}")
+        errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(1)
 
 

@@ -78,6 +78,11 @@ class DbtInvocation:
     def failures(self) -> list[NodeResult]:
         return [n for n in self.nodes if n.failed]
 
+    @property
+    def warnings(self) -> list[NodeResult]:
+        """Plausibility tests with failing rows: they warn and never stop the build."""
+        return [n for n in self.tests if n.status == "warn"]
+
     def raise_for_failure(self) -> None:
         """Raise the failure's kind: transient (retry), data tests (never retry), or other."""
         if self.success:

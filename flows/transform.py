@@ -93,7 +93,8 @@ def report_markdown(report: TransformReport) -> str:
         f"# Transform: {'succeeded' if invocation.success else 'FAILED'}",
         "",
         f"`dbt {' '.join(invocation.args)}` in {invocation.seconds:.1f} s "
-        f"(attempt {report.attempts}); tests passed {passed}, failed {len(failed)}.",
+        f"(attempt {report.attempts}); tests passed {passed}, "
+        f"warned {len(invocation.warnings)}, failed {len(failed)}.",
         "",
         "| model | status | rows changed | seconds |",
         "|---|---|---:|---:|",
@@ -104,6 +105,11 @@ def report_markdown(report: TransformReport) -> str:
     if failed:
         lines += ["", "## Failed tests", ""]
         lines += [f"- `{t.name}`: {t.message}" for t in failed]
+    if invocation.warnings:
+        # Plausibility tests (dbt_project/models/_test_policy.md): the data
+        # surprised us, nothing was skipped; Gold data_quality counts the rows.
+        lines += ["", "## Warnings (plausibility tests)", ""]
+        lines += [f"- `{t.name}`: {t.message}" for t in invocation.warnings]
     return "\n".join(lines)
 
 
@@ -128,7 +134,7 @@ def transform(
             create_markdown_artifact(
                 key="transform-report",
                 markdown=report_markdown(report),
-                description="Rows changed per model, tests passed and failed, duration",
+                description="Rows changed per model, tests passed, warned and failed, duration",
             )
             # After the report, so a failed run still shows what ran and what failed.
             invocation.raise_for_failure()

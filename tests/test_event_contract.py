@@ -384,6 +384,25 @@ def test_the_cli_reports_a_broken_contract_in_one_line_without_a_traceback(tmp_p
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "unknown column 'colour'" in lines[0]
+    assert "Value error" not in lines[0]  # pydantic's prefix is not for users
+
+
+def test_the_cli_prints_an_ssm_reference_as_typed(tmp_path) -> None:
+    """Text like `ssm:x:` is neither an emoji code nor markup to the CLI's console."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "inventory", "--lake-root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "STREAMLAKE_EVENT_CONTRACT": "ssm:smile:",
+            "HOME": str(tmp_path),
+        },
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "ssm:smile:" in result.stderr, result.stderr
 
 
 # --- the contract in SSM, as the CDK app publishes a contract file ----------------------

@@ -22,12 +22,14 @@ from typing import Any
 import pytest
 
 from flows.alerts import evaluate, load_rules, rules_path
+from flows.dbt_invocation import DbtInvocation, NodeResult
 from flows.lakehouse import dbt_target_path, open_lake, run_dbt
 from flows.manifest import model_names
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.transform import TransformReport, report_markdown
 from flows.warehouse import LocalWarehouse
 from ingestion.settings import Settings
 from tests.athena_emulator import AthenaEmulator
@@ -338,3 +340,26 @@ def test_the_same_build_passes_on_the_aws_target(aws_build: AwsBuild) -> None:
     data_quality = [s for s in step.statements if "data_quality" in (s.outcome.target or "")]
     assert data_quality, "data_quality was built on Athena"
     assert any("order_statuses" in s.sql for s in data_quality)
+
+
+def test_the_transform_report_lists_the_warnings(built: Built) -> None:
+    """The transform flow's artifact names each plausibility warning, so the
+    Prefect UI shows it beside the run that met it."""
+    nodes = [
+        NodeResult(
+            unique_id=uid,
+            name=built.manifest["nodes"][uid]["name"],
+            resource_type=built.manifest["nodes"][uid]["resource_type"],
+            status=r["status"],
+            seconds=r["execution_time"],
+            message=r["message"] or "",
+        )
+        for uid, r in built.results.items()
+        if uid in built.manifest["nodes"]
+    ]
+    invocation = DbtInvocation(args=["build"], success=True, seconds=1.0, nodes=nodes)
+    markdown = report_markdown(TransformReport(status="succeeded", invocation=invocation))
+    assert f"warned {len(EXPECTED_WARNINGS)}, failed 0" in markdown
+    warnings = markdown.split("## Warnings (plausibility tests)", 1)[1]
+    for name in EXPECTED_WARNINGS:
+        assert f"`{name}`" in warnings
