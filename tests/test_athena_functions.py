@@ -160,6 +160,25 @@ def test_json_extract_scalar_reads_quoted_members(athena: Frontend) -> None:
         assert reason.startswith("INVALID_FUNCTION_ARGUMENT: Invalid JSON path"), (path, reason)
 
 
+def test_a_long_union_all_runs(athena: Frontend) -> None:
+    """sql/select.md: `UNION ALL` combines the rows of its queries, as many as
+    it is given; Trino sets no limit on their number, and Athena's only one
+    here is the length of the query string (StartQueryExecution's QueryString:
+    at most 262,144 bytes). dbt writes a unit test's fixture rows so: 40 rows
+    of 16 columns (the funnel's unit test) are 22 kB."""
+    rows = " union all ".join(
+        "select " + ", ".join(f"try_cast('{n}' as integer) as c{c}" for c in range(16))
+        for n in range(40)
+    )
+    assert len(rows) < 262_144
+    query = f"select count(*) as n, sum(c0) as s, max(c15) as m from ({rows})"
+    assert values(athena, query) == ["40", "780", "39"]
+    # Trino's grammar still applies to such a statement.
+    assert fails(athena, f"select count(*) as n from ({rows} union all select)").startswith(
+        "SYNTAX_ERROR"
+    )
+
+
 def test_varchar_to_decimal(athena: Frontend) -> None:
     """conversion.md (cast) and decimal.md: varchar to decimal(p, s) rounds to
     the scale half up (away from zero), and text that is not a number fails."""
