@@ -501,7 +501,8 @@ def test_application_attribute_names_give_trino_json_paths(
     dynamodb_attributes) pass the emulator. A name that is no identifier is
     quoted in brackets, with backslash and double quote escaped: the only
     quoted form Trino's json_extract_scalar reads (its JsonPathTokenizer).
-    The emulator cannot evaluate a JSON path, hence the expected texts."""
+    The texts are pinned here; that they read the right attributes is
+    tests/test_attribute_names.py's aws build, compared with the local one."""
     build = AwsBuild(
         emulator=aws_build.emulator,
         target_path=tmp_path / "target",  # the module's manifest stays the defaults'

@@ -4,7 +4,11 @@ The same workload lands through the real DynamoDB Streams handler twice: as
 the simulator makes it (snake_case), and with every table, key and item
 attribute renamed to an application's own names (PascalCase, and three names
 that are not identifiers). dbt builds each lake, the second with the var set
-to the new names, and Silver and Gold must come out the same.
+to the new names, and Silver and Gold must come out the same. The renamed
+workload also lands in the Athena emulator's S3 and is built on the aws
+target with the same var: its Silver and Gold, read back from the emulator,
+must equal the snake_case lake's too, which proves the Trino JSON paths
+(quoted in brackets, escaped) read the same attributes as DuckDB's.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import copy
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +32,19 @@ from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
+from tests.athena_emulator import AthenaEmulator
+from tests.athena_emulator.landing import land
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars, read_area
-from tests.test_lakehouse import snapshot
+from tests.test_athena import (
+    BUCKET,
+    DATABASES,
+    LAKE,
+    STATEMENT_LOG,
+    WORKGROUP,
+    AwsBuild,
+    _isolated_environment,
+)
+from tests.test_lakehouse import BOOKKEEPING, GOLD, SILVER, snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -130,6 +147,49 @@ def pascal_case_lake(
     return settings
 
 
+Query = Callable[[str, list[Any]], list[tuple]]
+
+
+def tables_of(query: Query, catalog: str, schemas: dict[str, str]) -> dict[str, Any]:
+    """Every Silver and Gold table as (columns, rows in order), without the
+    bookkeeping columns, read through `query` from `catalog` (the local lake's
+    `lake`, or the emulator's `awsdatacatalog` with `schemas` naming each
+    layer's database); both are DuckDB, so one SQL text serves."""
+    tables: dict[str, Any] = {}
+    for layer, names in (("silver", SILVER), ("gold", GOLD)):
+        for name in names:
+            columns = [
+                row[0]
+                for row in query(
+                    "select column_name from information_schema.columns "
+                    "where table_catalog = ? and table_schema = ? and table_name = ? "
+                    "order by ordinal_position",
+                    [catalog, schemas[layer], name],
+                )
+                if row[0] not in BOOKKEEPING
+            ]
+            assert columns, f"{catalog}.{schemas[layer]}.{name} does not exist"
+            selected = ", ".join(f'"{c}"' for c in columns)
+            rows = query(
+                f'select {selected} from {catalog}."{schemas[layer]}"."{name}" order by all', []
+            )
+            tables[f"{layer}.{name}"] = (columns, rows)
+    return tables
+
+
+def local_tables(settings: Settings) -> dict[str, Any]:
+    with open_lake(settings) as con:
+        return tables_of(
+            lambda sql, parameters: con.execute(sql, parameters).fetchall(),
+            "lake",
+            {"silver": "silver", "gold": "gold"},
+        )
+
+
+def aws_tables(build: AwsBuild) -> dict[str, Any]:
+    return tables_of(build.emulator.frontend.engine.query, "awsdatacatalog", DATABASES)
+
+
 def test_the_application_names_cover_every_attribute(application_plan: list[Delivery]) -> None:
     """The renamed plan holds none of the simulator's attribute names, so
     nothing in the comparison below can be read by its old name."""
@@ -174,6 +234,84 @@ def test_application_names_build_the_same_silver_and_gold(
     # Read through the quoted paths ("Full Name", "Contact.Email", the category).
     assert named == WORKLOAD.customers
     assert categorised == WORKLOAD.products
+
+
+@pytest.fixture(scope="module")
+def pascal_case_aws(
+    application_plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AwsBuild]:
+    """The renamed workload landed in the emulator's S3 and built on the aws
+    target with the application's names: one `dbt build` without tests (the
+    comparison is of the models; tests/test_test_policy.py builds with tests)."""
+    cache = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="s3-cache-"))
+    log = STATEMENT_LOG.with_name("attribute_names.log")
+    with AthenaEmulator(log, cache_dir=cache) as emulator:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        emulator.client("athena").create_work_group(
+            Name=WORKGROUP,
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
+                "EnforceWorkGroupConfiguration": True,
+            },
+        )
+        land(emulator, application_plan, LAKE)
+        build = AwsBuild(
+            emulator=emulator,
+            target_path=tmp_path_factory.mktemp("aws-pascal-case") / "target",
+            steps={},
+            environment=_isolated_environment(emulator),
+        )
+        steps = [
+            ("bronze", ["run-operation", "create_bronze_tables"]),
+            (
+                "build",
+                [
+                    "build",
+                    "--exclude-resource-type",
+                    "test",
+                    "unit_test",
+                    "--vars",
+                    dynamodb_attributes_vars(PASCAL_CASE_ATTRIBUTES),
+                ],
+            ),
+        ]
+        for name, args in steps:
+            step = build.dbt(name, *args)
+            if step.returncode != 0:
+                pytest.fail(f"dbt {' '.join(args)} failed on the emulator:\n{step.output[-8000:]}")
+        yield build
+
+
+def test_application_names_build_the_same_silver_and_gold_on_aws(
+    snake_case_lake: Settings, pascal_case_aws: AwsBuild
+) -> None:
+    """The Trino JSON paths, executed: `$.OrderID`, and `$["Full Name"]`,
+    `$["Contact.Email"]` and the category's escaped name in brackets."""
+    staging = [
+        s.sql
+        for s in pascal_case_aws.steps["build"].statements
+        if s.outcome.substatement_type == "CREATE_VIEW"
+    ]
+    assert any("""'$["Full Name"]'""" in sql for sql in staging), "the quoted form was built"
+    snake, aws = local_tables(snake_case_lake), aws_tables(pascal_case_aws)
+    assert set(aws) == set(snake)
+    for table, (columns, rows) in snake.items():
+        aws_columns, aws_rows = aws[table]
+        assert aws_columns == columns, table
+        only_local, only_aws = sorted(set(rows) - set(aws_rows)), sorted(set(aws_rows) - set(rows))
+        assert aws_rows == rows, (
+            f"{table} differs on aws with the application's names: {len(rows)} rows locally, "
+            f"{len(aws_rows)} on aws\nonly local: {only_local[:3]}\nonly aws: {only_aws[:3]}"
+        )
+    [(named,)] = pascal_case_aws.emulator.frontend.engine.query(
+        f'select count(*) from awsdatacatalog."{DATABASES["silver"]}".customers '
+        "where customer_name is not null and email is not null"
+    )
+    [(categorised,)] = pascal_case_aws.emulator.frontend.engine.query(
+        f'select count(*) from awsdatacatalog."{DATABASES["silver"]}".products '
+        "where category is not null"
+    )
+    assert (named, categorised) == (WORKLOAD.customers, WORKLOAD.products)
 
 
 BAD_ATTRIBUTES = {

@@ -6,17 +6,24 @@ of a new type, a negative order amount, an order whose customer has not
 landed), through the real handlers, then one `dbt build`. The build must finish,
 write every Gold model, report the plausibility tests as warnings, count them in
 data_quality and pipeline_health and fire the alert rule; the new values flow
-through under their own names, and only revenue statuses count as revenue. The
-same build on the aws target runs through the Athena emulator.
+through under their own names, and only revenue statuses count as revenue.
+
+The same plan lands in the Athena emulator's S3 and is built on the aws target
+(dbt-athena against the emulator, which executes every statement on DuckDB
+with Trino's semantics): the tests of the build's outcome run on both targets,
+the aws build must count the same warnings as the local one, and the Gold unit
+tests (the funnel, revenue by status) pass on Athena too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +40,10 @@ from flows.transform import TransformReport, report_markdown
 from flows.warehouse import LocalWarehouse
 from ingestion.settings import Settings
 from tests.athena_emulator import AthenaEmulator
+from tests.athena_emulator.landing import land
 from tests.test_athena import (
     BUCKET,
+    DATABASES,
     LAKE,
     STATEMENT_LOG,
     WORKGROUP,
@@ -137,25 +146,106 @@ def plan() -> list[Delivery]:
     return [*deliveries(workload, DeliveryConfig(seed=3)), *surprises(customer_id, product_id)]
 
 
+# The Gold unit tests of issue #19, run on the aws target as well.
+UNIT_TESTS = ("the_funnel_counts_steps_in_order", "only_orders_whose_status_counts_are_revenue")
+
+
 @dataclass
 class Built:
-    settings: Settings
+    """One target's build of the plan, and how to read its tables back."""
+
+    target: str
     started: datetime  # naive UTC, as the lake's timestamps
     results: dict[str, dict[str, Any]]  # run_results.json by unique_id
     manifest: dict[str, Any]
+    schemas: dict[str, str]  # layer -> qualified schema, for SQL on the target's DuckDB
+    run: Callable[[str, list[Any]], list[tuple]]
+    settings: Settings | None = None  # the local lake
+    aws: AwsBuild | None = None
+
+    def table(self, layer: str, name: str) -> str:
+        return f'{self.schemas[layer]}."{name}"'
+
+    def query(self, sql: str, parameters: list[Any] | None = None) -> list[tuple]:
+        return self.run(sql, parameters or [])
+
+
+def _run_results(target: Path) -> dict[str, dict[str, Any]]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {r["unique_id"]: r for r in results}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def surprise_plan() -> list[Delivery]:
+    return plan()
+
+
+@pytest.fixture(scope="module")
+def built(surprise_plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory) -> Built:
     settings = Settings(lake_root=str(tmp_path_factory.mktemp("policy") / "lake"))
-    report = feed(plan(), settings)
+    report = feed(surprise_plan, settings)
     assert not report.unlanded_batches
     started = datetime.now(UTC).replace(tzinfo=None)
     run_dbt(settings, ["build", "--quiet"])  # raises unless dbt exits 0
     target = dbt_target_path(settings)
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    manifest = json.loads((target / "manifest.json").read_text())
-    return Built(settings, started, {r["unique_id"]: r for r in results}, manifest)
+    return Built(
+        target="local",
+        started=started,
+        results=_run_results(target),
+        manifest=json.loads((target / "manifest.json").read_text()),
+        schemas={"silver": "lake.silver", "gold": "lake.gold"},
+        run=lambda sql, parameters: _query(settings, sql, parameters),
+        settings=settings,
+    )
+
+
+@pytest.fixture(scope="module")
+def aws_built(
+    surprise_plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    """The same plan through the handlers into the emulator's S3, then on the
+    aws target: create_bronze_tables, `dbt build` (unit tests aside: one that
+    mocks `this` needs its model built first) and `dbt test` of the unit tests."""
+    cache = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="s3-cache-"))
+    with AthenaEmulator(
+        STATEMENT_LOG.with_name("policy_statements.log"), cache_dir=cache
+    ) as emulator:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        emulator.client("athena").create_work_group(
+            Name=WORKGROUP,
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
+                "EnforceWorkGroupConfiguration": True,
+            },
+        )
+        land(emulator, surprise_plan, LAKE)
+        build = AwsBuild(
+            emulator=emulator,
+            target_path=tmp_path_factory.mktemp("aws-policy") / "target",
+            steps={},
+            environment=_isolated_environment(emulator),
+        )
+        bronze = build.dbt("bronze", "run-operation", "create_bronze_tables")
+        assert bronze.returncode == 0, bronze.output[-4000:]
+        started = datetime.now(UTC).replace(tzinfo=None)
+        step = build.dbt("build", "build", "--exclude-resource-type", "unit_test")
+        assert step.returncode == 0, step.output[-8000:]
+        built = Built(
+            target="aws",
+            started=started,
+            results=_run_results(build.target_path),
+            manifest=build.manifest(),
+            schemas={layer: f'awsdatacatalog."{DATABASES[layer]}"' for layer in ("silver", "gold")},
+            run=emulator.frontend.engine.query,
+            aws=build,
+        )
+        build.dbt("unit tests", "test", "--select", "test_type:unit")
+        yield built
+
+
+@pytest.fixture(scope="module", params=["local", "aws"])
+def each_build(request: pytest.FixtureRequest) -> Built:
+    return request.getfixturevalue("built" if request.param == "local" else "aws_built")
 
 
 def _query(settings: Settings, sql: str, parameters: list[Any] | None = None) -> list[tuple]:
@@ -182,8 +272,8 @@ def test_every_test_follows_the_policy(built: Built) -> None:
     assert freshness["warn_after"]["count"] and not freshness["error_after"]["count"]
 
 
-def test_the_build_writes_every_gold_model_and_warns(built: Built) -> None:
-    results = built.results
+def test_the_build_writes_every_gold_model_and_warns(each_build: Built) -> None:
+    results = each_build.results
     by_name = {
         r["unique_id"].split(".")[-1]: r
         for r in results.values()
@@ -195,26 +285,40 @@ def test_the_build_writes_every_gold_model_and_warns(built: Built) -> None:
     ]
     # Every Gold table holds this run's rows.
     for model in GOLD:
-        [(newest,)] = _query(built.settings, f"select max(_processed_at) from lake.gold.{model}")
-        assert newest is not None and newest >= built.started - timedelta(seconds=5), model
+        [(newest,)] = each_build.query(
+            f"select max(_processed_at) from {each_build.table('gold', model)}"
+        )
+        assert newest is not None and newest >= each_build.started - timedelta(seconds=5), model
     # dbt reports exactly the surprised tests as warnings, with their failing rows.
     warned = {
-        built.manifest["nodes"][uid]["name"]: r["failures"]
+        each_build.manifest["nodes"][uid]["name"]: r["failures"]
         for uid, r in results.items()
         if r["status"] == "warn"
     }
     assert warned == EXPECTED_WARNINGS
 
 
-def test_data_quality_and_pipeline_health_count_the_warnings(built: Built) -> None:
-    rows = _query(
-        built.settings,
+def _data_quality(build: Built) -> list[tuple]:
+    return build.query(
         "select test_name, model_name, tested_column, bronze_source, failing_rows "
-        "from lake.gold.data_quality",
+        f"from {build.table('gold', 'data_quality')} order by all"
     )
+
+
+def _plausibility_warnings(build: Built) -> dict[str, int]:
+    return dict(
+        build.query(
+            "select bronze_source, plausibility_warnings "
+            f"from {build.table('gold', 'pipeline_health')}"
+        )
+    )
+
+
+def test_data_quality_and_pipeline_health_count_the_warnings(each_build: Built) -> None:
+    rows = _data_quality(each_build)
     plausibility = {
         n["name"]
-        for n in built.manifest["nodes"].values()
+        for n in each_build.manifest["nodes"].values()
         if n["resource_type"] == "test" and "plausibility" in n["tags"]
     }
     assert {row[0] for row in rows} == plausibility, "one row per plausibility test"
@@ -227,13 +331,14 @@ def test_data_quality_and_pipeline_health_count_the_warnings(built: Built) -> No
         "orders",
         1,
     ) in rows
-    per_source = dict(
-        _query(
-            built.settings,
-            "select bronze_source, plausibility_warnings from lake.gold.pipeline_health",
-        )
-    )
+    per_source = _plausibility_warnings(each_build)
     assert per_source == {"orders": 3, "events": 1, "customers": 0, "products": 0}
+
+
+def test_the_aws_build_counts_what_the_local_build_counts(built: Built, aws_built: Built) -> None:
+    """Row for row, not only the surprised tests: every plausibility test's count."""
+    assert _data_quality(aws_built) == _data_quality(built)
+    assert _plausibility_warnings(aws_built) == _plausibility_warnings(built)
 
 
 def test_the_alert_rule_fires(built: Built) -> None:
@@ -242,42 +347,38 @@ def test_the_alert_rule_fires(built: Built) -> None:
     assert result.firing and result.observed == sum(EXPECTED_WARNINGS.values())
 
 
-def test_new_values_flow_through_and_only_revenue_statuses_count(built: Built) -> None:
-    settings = built.settings
+def test_new_values_flow_through_and_only_revenue_statuses_count(each_build: Built) -> None:
+    query, table = each_build.query, each_build.table
     statuses = ", ".join(f"'{s}'" for s in REVENUE_STATUSES)
-    [(expected_revenue, live_orders, revenue_orders)] = _query(
-        settings,
+    [(expected_revenue, live_orders, revenue_orders)] = query(
         f"select sum(case when status in ({statuses}) then amount else 0 end), count(*), "
         f"count(case when status in ({statuses}) then 1 end) "
-        "from lake.silver.orders where not is_deleted",
+        f"from {table('silver', 'orders')} where not is_deleted",
     )
-    [(revenue, orders, counted)] = _query(
-        settings,
+    [(revenue, orders, counted)] = query(
         "select sum(total_revenue), sum(order_count), sum(revenue_order_count) "
-        "from lake.gold.daily_sales_by_region",
+        f"from {table('gold', 'daily_sales_by_region')}",
     )
     assert (revenue, orders, counted) == (expected_revenue, live_orders, revenue_orders)
     assert orders > counted, "cancelled and refunded orders are orders, not revenue"
-    [(status, amount)] = _query(
-        settings,
-        "select status, amount from lake.silver.orders where order_id = ?",
+    [(status, amount)] = query(
+        f"select status, amount from {table('silver', 'orders')} where order_id = ?",
         [REFUNDED["order_id"]],
     )
     assert (status, amount) == ("refunded", REFUNDED["amount"])
-    [(key_revenue,)] = _query(
-        settings, "select metric_value from lake.gold.key_metrics where metric_name = 'revenue_30d'"
+    [(key_revenue,)] = query(
+        f"select metric_value from {table('gold', 'key_metrics')} where metric_name = 'revenue_30d'"
     )
     assert key_revenue == pytest.approx(float(expected_revenue))
     # The orphan order counts under the region 'unknown' until its customer lands.
-    [(unknown_orders,)] = _query(
-        settings,
-        "select sum(order_count) from lake.gold.daily_sales_by_region where region = 'unknown'",
+    [(unknown_orders,)] = query(
+        f"select sum(order_count) from {table('gold', 'daily_sales_by_region')} "
+        "where region = 'unknown'",
     )
     assert unknown_orders == 1
     for model in ("events_hourly", "top_events"):
-        [(events,)] = _query(
-            settings,
-            f"select sum(event_count) from lake.gold.{model} where event_type = ?",
+        [(events,)] = query(
+            f"select sum(event_count) from {table('gold', model)} where event_type = ?",
             [NEW_EVENT_TYPE],
         )
         assert events == 1, model
@@ -310,36 +411,25 @@ def test_a_changed_seed_is_one_backfill_of_the_sales_models(built: Built) -> Non
     assert {"daily_sales_by_region", "product_performance", "key_metrics", "metric_trends"} <= names
 
 
-@pytest.fixture(scope="module")
-def aws_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
-    with AthenaEmulator(STATEMENT_LOG.with_name("policy_statements.log")) as emulator:
-        emulator.client("s3").create_bucket(Bucket=BUCKET)
-        emulator.client("athena").create_work_group(
-            Name=WORKGROUP,
-            Configuration={
-                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
-                "EnforceWorkGroupConfiguration": True,
-            },
-        )
-        yield AwsBuild(
-            emulator=emulator,
-            target_path=tmp_path_factory.mktemp("aws-policy") / "target",
-            steps={},
-            environment=_isolated_environment(emulator),
-        )
-
-
-def test_the_same_build_passes_on_the_aws_target(aws_build: AwsBuild) -> None:
+def test_every_statement_of_the_aws_build_succeeds(aws_built: Built) -> None:
     assert LAKE.startswith("s3://")
-    bronze = aws_build.dbt("bronze", "run-operation", "create_bronze_tables")
-    assert bronze.returncode == 0, bronze.output[-4000:]
-    step = aws_build.dbt("build", "build", "--exclude-resource-type", "unit_test")
-    assert step.returncode == 0, step.output[-8000:]
+    assert aws_built.aws is not None
+    step = aws_built.aws.steps["build"]
     failed = [s for s in step.statements if s.outcome.state != "SUCCEEDED"]
     assert not failed, "\n\n".join(f"{s.outcome.reason}\n{s.sql}" for s in failed)
     data_quality = [s for s in step.statements if "data_quality" in (s.outcome.target or "")]
     assert data_quality, "data_quality was built on Athena"
     assert any("order_statuses" in s.sql for s in data_quality)
+
+
+def test_the_gold_unit_tests_pass_on_aws(aws_built: Built) -> None:
+    """The funnel's steps in order and revenue by status, as Athena computes them."""
+    assert aws_built.aws is not None
+    step = aws_built.aws.steps["unit tests"]
+    results = _run_results(aws_built.aws.target_path)
+    statuses = {uid.split(".")[-1]: r["status"] for uid, r in results.items()}
+    assert {name: statuses.get(name) for name in UNIT_TESTS} == dict.fromkeys(UNIT_TESTS, "pass")
+    assert step.returncode == 0, step.output[-8000:]
 
 
 def test_the_transform_report_lists_the_warnings(built: Built) -> None:

@@ -167,14 +167,13 @@ def trino_json_extract_scalar(document: str | None, path: str | None) -> str | N
     except ValueError:
         return None
     for step in _json_path(path):
-        if isinstance(step, int):
-            if not isinstance(value, list) or not -len(value) <= step < len(value) or step < 0:
-                return None
+        # Each step names a member of an object, or, as a number, an element of an array.
+        if isinstance(value, dict) and step in value:
             value = value[step]
+        elif isinstance(value, list) and _INDEX.fullmatch(step) and int(step) < len(value):
+            value = value[int(step)]
         else:
-            if not isinstance(value, dict) or step not in value:
-                return None
-            value = value[step]
+            return None
     if value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):
@@ -199,18 +198,50 @@ def _bad(text: str) -> Any:
     raise ValueError(text)
 
 
+_PATH_NAME = re.compile(r"[\w:]+")
+_INDEX = re.compile(r"[0-9]+")
+_SUBSCRIPT_NAME = re.compile(r"\w+")
+
+
 @lru_cache(maxsize=256)
-def _json_path(path: str) -> tuple[str | int, ...]:
-    """Trino's JSONPath subset: `$`, `.key`, `["key"]`, `[index]`."""
-    text = path.strip()
-    if not text.startswith("$"):
-        raise ValueError(f"Invalid JSON path: '{path}'")
-    steps: list[str | int] = []
-    for match in re.finditer(
-        r"\.([A-Za-z_][\w]*)|\[\s*\"([^\"]*)\"\s*\]|\[\s*(\d+)\s*\]", text[1:]
-    ):
-        key, quoted, index = match.groups()
-        steps.append(int(index) if index is not None else (key if key is not None else quoted))
+def _json_path(path: str) -> tuple[str, ...]:
+    """Trino's JSON path grammar (its JsonPathTokenizer): `$`, then any of
+    `.name` (letters, digits, `_`, `:`), `[name]` (letters, digits, `_`) and
+    `["text"]`, in which `\\"` and `\\\\` are the only escapes; anything else,
+    whitespace included, makes the path invalid."""
+    invalid = ValueError(f"INVALID_FUNCTION_ARGUMENT: Invalid JSON path: '{path}'")
+    if not path.startswith("$"):
+        raise invalid
+    steps: list[str] = []
+    at = 1
+    while at < len(path):
+        if path[at] == ".":
+            name = _PATH_NAME.match(path, at + 1)
+            if name is None:
+                raise invalid
+            steps.append(name.group())
+            at = name.end()
+        elif path.startswith('["', at):
+            text, at = [], at + 2
+            while at < len(path) and path[at] != '"':
+                if path[at] == "\\":
+                    if at + 1 >= len(path) or path[at + 1] not in '"\\':
+                        raise invalid
+                    at += 1
+                text.append(path[at])
+                at += 1
+            if not path.startswith('"]', at):
+                raise invalid
+            steps.append("".join(text))
+            at += 2
+        elif path[at] == "[":
+            name = _SUBSCRIPT_NAME.match(path, at + 1)
+            if name is None or not path.startswith("]", name.end()):
+                raise invalid
+            steps.append(name.group())
+            at = name.end() + 1
+        else:
+            raise invalid
     return tuple(steps)
 
 
@@ -288,7 +319,15 @@ def _replacement(node: exp.Expression) -> exp.Expression:
             return exp.column(name, table=alias or None, quoted=True)
     if isinstance(node, exp.JSONExtractScalar):
         path = node.expression
-        path_text = path.sql("trino").strip("'") if not isinstance(path, exp.Literal) else path.name
+        # sqlglot parses a literal path into a JSONPath node; written back as a
+        # Trino string literal, its quotes are doubled, which the path must not keep.
+        # (It also tidies some invalid paths, e.g. `$[ "a"]` into `$.a`, which
+        # then run where Trino would fail them.)
+        path_text = (
+            path.name
+            if isinstance(path, exp.Literal)
+            else path.sql("trino")[1:-1].replace("''", "'")
+        )
         return exp.func("trino_json_extract_scalar", node.this, exp.Literal.string(path_text))
     if isinstance(node, exp.FromISO8601Timestamp):
         return exp.func("trino_from_iso8601_timestamp", node.this)
