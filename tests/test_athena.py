@@ -1,4 +1,4 @@
-"""The aws target, built offline against the Athena emulator (tests/athena_emulator/).
+"""The aws target, built offline against the Athena emulator (flows/athena_emulator/).
 
 One emulator (moto's server on 127.0.0.1 with Athena's front end) serves the
 module. A small plan lands through the handlers into its S3, then dbt runs as
@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
+from flows.athena_emulator import AthenaEmulator
+from flows.athena_emulator.landing import land
+from flows.athena_emulator.server import Statement
 from flows.lakehouse import dbt_environment
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
-from tests.athena_emulator import AthenaEmulator
-from tests.athena_emulator.landing import land
-from tests.athena_emulator.server import Statement
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ One small plan (updates of old orders, deletes, late events, redelivered and
 out-of-order batches) lands through the handlers twice with the same clock:
 into a local lake, built by dbt on DuckDB + DuckLake, and into the Athena
 emulator's S3, built by dbt-athena against the emulator, which runs every
-statement on its DuckDB (tests/athena_emulator/executor.py). It lands in two
+statement on its DuckDB (flows/athena_emulator/executor.py). It lands in two
 halves with a build after each, so that the second build takes the
 incremental path (watermarks, MERGE with its delete and update conditions). Every Silver and
 Gold table must then hold the same rows in every column except the
@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 
+from flows.athena_emulator import AthenaEmulator
+from flows.athena_emulator.landing import land
 from flows.lakehouse import open_lake, run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.settings import Settings
-from tests.athena_emulator import AthenaEmulator
-from tests.athena_emulator.landing import land
 from tests.test_athena import (
     BUCKET,
     DATABASES,

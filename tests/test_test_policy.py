@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from flows.alerts import evaluate, load_rules, rules_path
+from flows.athena_emulator import AthenaEmulator
 from flows.lakehouse import dbt_target_path, open_lake, run_dbt
 from flows.manifest import model_names
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
@@ -30,7 +31,6 @@ from flows.simulator.lambda_events import dynamodb_record, kinesis_record
 from flows.simulator.workload import WorkloadConfig, generate
 from flows.warehouse import LocalWarehouse
 from ingestion.settings import Settings
-from tests.athena_emulator import AthenaEmulator
 from tests.test_athena import (
     BUCKET,
     LAKE,

@@ -31,6 +31,7 @@ modelled, so it is an upper bound for a filtered read).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -48,7 +49,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from tests.athena_emulator.catalog import CATALOG, GlueCatalog, Table
+from flows.athena_emulator.catalog import CATALOG, GlueCatalog, Table
 
 # Athena's session time zone is UTC; Trino orders NULLs last in both directions.
 SESSION_SETTINGS = {
@@ -874,8 +875,6 @@ def _partition_regex(files: list[tuple[str, dict[str, str]]], partition: str) ->
 
 
 def _view_sql(text: str) -> str:
-    import base64
-
     payload = text.removeprefix("/* Presto View: ").removesuffix(" */")
     return json.loads(base64.b64decode(payload))["originalSql"]
 

@@ -18,7 +18,7 @@ Every statement is appended to a log file (the CI artifact), one block each:
     <the statement as dbt sent it>
     ;
 
-Run `python -m tests.athena_emulator` to serve it by hand.
+Run `python -m flows.athena_emulator` to serve it by hand.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.athena_emulator.catalog import GlueCatalog
-from tests.athena_emulator.engine import Frontend, Outcome
-from tests.athena_emulator.executor import Engine
+from flows.athena_emulator.catalog import GlueCatalog
+from flows.athena_emulator.engine import Frontend, Outcome
+from flows.athena_emulator.executor import Engine
 
 ACCESS_KEY = "emulator"  # moto accepts any; nothing here is a credential
 REGION = "us-east-1"

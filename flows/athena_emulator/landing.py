@@ -7,11 +7,11 @@ from datetime import datetime
 
 import pytest
 
+from flows.athena_emulator.server import AthenaEmulator
 from flows.simulator.delivery import Delivery
 from flows.simulator.feed import feed
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings
-from tests.athena_emulator.server import AthenaEmulator
 
 
 def land(
