@@ -48,7 +48,8 @@ from flows.athena_emulator.executor import Engine
 ACCESS_KEY = "emulator"  # moto accepts any; nothing here is a credential
 REGION = "us-east-1"
 # Athena bills at least 10 MB per query; DDL and failed queries are not billed.
-MINIMUM_BILLED_BYTES = 10 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+MINIMUM_BILLED_BYTES = 10 * MEGABYTE
 MAX_RESULTS = 1000
 
 
@@ -71,10 +72,13 @@ class Statement:
 
     @property
     def billed_bytes(self) -> int:
-        """What Athena bills: the bytes scanned, at least 10 MB, for queries that ran."""
+        """What Athena bills: the bytes scanned rounded up to the megabyte, at
+        least 10 MB, for queries that ran (Athena pricing: "rounded up to the
+        nearest megabyte, with a 10 MB minimum per query"; DDL is free)."""
         if self.outcome.state != "SUCCEEDED" or self.kind == "DDL":
             return 0
-        return max(self.outcome.bytes_scanned, MINIMUM_BILLED_BYTES)
+        megabytes = -(-self.outcome.bytes_scanned // MEGABYTE)
+        return max(megabytes * MEGABYTE, MINIMUM_BILLED_BYTES)
 
 
 def _column_info(name: str, kind: str) -> dict[str, Any]:
@@ -234,11 +238,14 @@ class AthenaEmulator:
         port: int = 0,
         region: str = REGION,
         cache_dir: Path | None = None,
+        database: Path | None = None,
     ) -> None:
         """`cache_dir` holds local copies of the S3 objects Hive tables read
-        (a temporary folder when None)."""
+        (a temporary folder when None); `database` is the DuckDB file of the
+        Iceberg tables' rows (in memory when None, see Engine)."""
         self.log_path = log_path
         self.cache_dir = cache_dir
+        self.database = database
         self.region = region
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -268,7 +275,11 @@ class AthenaEmulator:
         catalog, s3 = GlueCatalog(self.client("glue")), self.client("s3")
         self.frontend = Frontend(catalog, s3)
         self.frontend.engine = Engine(
-            catalog, s3, cache_dir=self.cache_dir, analyze_view=self.frontend.view_sql
+            catalog,
+            s3,
+            cache_dir=self.cache_dir,
+            analyze_view=self.frontend.view_sql,
+            database=self.database,
         )
         return self
 
