@@ -71,6 +71,21 @@ KINDS = ("SELECT", "CTAS", "MERGE", "INSERT", "DELETE", "DDL", "OTHER")
 # TB as Athena's console and bills count it, 2**40 bytes.
 USD_PER_TB = 5.0
 TB = 2**40
+# What a statement would take on Athena, modeled (the emulator's own time says
+# nothing about it). Athena reports each query's time in parts
+# (QueryRuntimeStatisticsTimeline: queue, service pre-processing, planning,
+# engine execution, service processing): for a small query the fixed parts
+# dominate. One published GetQueryExecution of a 79 MB scan: 295 ms queued,
+# 798 ms planning, 5,083 ms engine, 68 ms service processing, so about 1.2 s
+# of overhead and about 16 MB/s of engine time per MB scanned. dbt-athena
+# then sees a query finish at its next poll: it polls every `poll_interval`,
+# 1.0 s by default (dbt/adapters/athena/connections.py), so a statement takes
+# a whole number of seconds. DDL goes to Glue only (no engine): its overhead
+# alone. An assumption to replace with your workgroup's own statistics.
+ATHENA_OVERHEAD_S = 1.2
+ATHENA_DDL_OVERHEAD_S = 0.5
+ATHENA_SCAN_BYTES_PER_S = 16 * 2**20
+DBT_ATHENA_POLL_S = 1.0
 # The folders of the lake the emulator's S3 gets from DIR at every call.
 LANDED_FOLDERS = ("bronze", "quarantine")
 # "12:00:01  3 of 141 OK created sql incremental model ...": one node done.
@@ -103,6 +118,9 @@ class RunRecord:
     wall_s: float
     succeeded: bool
     started_at: str
+    # The statements' modeled Athena latency, summed: the run's wall time with
+    # one dbt thread (with the profile's 4 threads, at best a quarter of it).
+    modeled_athena_s: float = 0.0
 
     @classmethod
     def of(
@@ -121,11 +139,21 @@ class RunRecord:
             statements_by_kind={kind: kinds.get(kind, 0) for kind in KINDS},
             bytes_scanned=sum(s.bytes_scanned for s in statements),
             billed_bytes=billed,
-            cost_usd=round(billed / TB * USD_PER_TB, 8),
+            cost_usd=round(billed / TB * USD_PER_TB, 12),
             wall_s=round(wall_s, 2),
             succeeded=succeeded,
             started_at=started_at.isoformat(timespec="seconds"),
+            modeled_athena_s=round(sum(modeled_latency(s) for s in statements), 1),
         )
+
+
+def modeled_latency(statement: Statement) -> float:
+    """Seconds the statement would take on Athena as dbt-athena sees it (see ATHENA_OVERHEAD_S)."""
+    if statement.kind == "DDL":
+        seconds = ATHENA_DDL_OVERHEAD_S
+    else:
+        seconds = ATHENA_OVERHEAD_S + statement.bytes_scanned / ATHENA_SCAN_BYTES_PER_S
+    return math.ceil(seconds / DBT_ATHENA_POLL_S) * DBT_ATHENA_POLL_S
 
 
 @dataclass
@@ -197,13 +225,23 @@ def emulated_settings(endpoint_url: str, region: str) -> Settings:
 class EmulatedAthena:
     """The emulator with a lake's state loaded; saved back on close."""
 
-    def __init__(self, lake_root: str | Path, on_progress: Progress = _no_progress) -> None:
+    def __init__(
+        self,
+        lake_root: str | Path,
+        on_progress: Progress = _no_progress,
+        project_dir: Path = PROJECT_DIR,
+    ) -> None:
+        """`project_dir` holds dbt_project.yml and profiles.yml (this project's by default)."""
         self.lake = lake_folder(lake_root)
+        self.project_dir = project_dir.resolve()
+        if not (self.project_dir / "dbt_project.yml").is_file():
+            raise FileNotFoundError(f"no dbt_project.yml in {self.project_dir}")
         self.state = self.lake / STATE_FOLDER
         self.on_progress = on_progress
         self.report = EmulationReport(self.lake)
         self._emulator: AthenaEmulator | None = None
         self._lock_file: Any = None
+        self._bronze_put = False
         self.settings: Settings | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -332,6 +370,7 @@ class EmulatedAthena:
                 self.on_progress("Bronze into the emulator's S3", number, len(files), 0)
         new = sum(1 for key, signature in now.items() if before.get(key) != signature)
         _write_json(record_path, now)
+        self._bronze_put = True
         self.report.bronze_files, self.report.bronze_new = len(files), new
         return len(files), new
 
@@ -340,6 +379,9 @@ class EmulatedAthena:
     def dbt(self, args: list[str], test_scope: TestScope = "all") -> RunRecord:
         """One dbt command with `--target aws` against the emulator; raises
         EmulationFailed (after recording the run) when dbt fails."""
+        if not self._bronze_put:
+            # moto's S3 starts empty: without this, Bronze would read as empty.
+            self.put_bronze()
         command = f"dbt {' '.join(args)}"
         environment = self._dbt_environment(test_scope)
         target = self.state / "dbt" / "target"
@@ -361,13 +403,13 @@ class EmulatedAthena:
                     "--target",
                     "aws",
                     "--project-dir",
-                    str(PROJECT_DIR),
+                    str(self.project_dir),
                     "--profiles-dir",
-                    str(PROJECT_DIR),
+                    str(self.project_dir),
                     "--target-path",
                     str(target),
                 ],
-                cwd=PROJECT_DIR,
+                cwd=self.project_dir,
                 env=environment,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -529,18 +571,21 @@ def _failure_message(
 
 @contextmanager
 def emulated(
-    lake_root: str | Path, on_progress: Progress = _no_progress
+    lake_root: str | Path, on_progress: Progress = _no_progress, project_dir: Path = PROJECT_DIR
 ) -> Iterator[EmulatedAthena]:
-    with EmulatedAthena(lake_root, on_progress) as athena:
+    with EmulatedAthena(lake_root, on_progress, project_dir) as athena:
         yield athena
 
 
 def emulate_build(
-    lake_root: str | Path, full_refresh: bool = False, on_progress: Progress = _no_progress
+    lake_root: str | Path,
+    full_refresh: bool = False,
+    on_progress: Progress = _no_progress,
+    project_dir: Path = PROJECT_DIR,
 ) -> EmulationReport:
     """`dbt seed` and a whole `dbt build --target aws` (every test) against the emulator."""
     extra = ["--full-refresh"] if full_refresh else []
-    with emulated(lake_root, on_progress) as athena:
+    with emulated(lake_root, on_progress, project_dir) as athena:
         athena.put_bronze()
         athena.dbt(["seed", *extra])
         athena.dbt(["build", *extra])
@@ -548,14 +593,14 @@ def emulate_build(
 
 
 def emulate_transform(
-    lake_root: str | Path, on_progress: Progress = _no_progress
+    lake_root: str | Path, on_progress: Progress = _no_progress, project_dir: Path = PROJECT_DIR
 ) -> EmulationReport:
     """What the scheduled transform flow runs on the aws target, against the emulator:
     the Bronze check, then its scheduled `dbt build` with its test scope."""
     # Imported here: flows.transform imports Prefect, which takes seconds.
     from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: PLC0415
 
-    with emulated(lake_root, on_progress) as athena:
+    with emulated(lake_root, on_progress, project_dir) as athena:
         athena.check_bronze()
         athena.put_bronze()
         athena.dbt(SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE)

@@ -7,6 +7,7 @@ The emulator and dbt are imported inside the commands, so that `streamlake
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -42,6 +43,21 @@ LakeRootOption = Annotated[
 ]
 
 
+ProjectDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--project-dir",
+        help="A copy of this dbt project to build instead (dbt_project.yml and profiles.yml).",
+    ),
+]
+
+
+def _project_dir(project_dir: Path | None) -> Path:
+    from flows.lakehouse import PROJECT_DIR  # noqa: PLC0415
+
+    return project_dir or PROJECT_DIR
+
+
 def _lake_root(lake_root: str | None) -> str:
     return lake_root or Settings().lake_root
 
@@ -74,24 +90,32 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option("--full-refresh", help="Rebuild every table from Bronze.")
     ] = False,
+    project_dir: ProjectDirOption = None,
 ) -> None:
     """`dbt seed` and a whole `dbt build --target aws` (every test) against the emulator."""
     from flows.emulate_athena import emulate_build  # noqa: PLC0415
 
     progress, update = _progress()
     with progress:
-        report = emulate_build(_lake_root(lake_root), full_refresh=full_refresh, on_progress=update)
+        report = emulate_build(
+            _lake_root(lake_root),
+            full_refresh=full_refresh,
+            on_progress=update,
+            project_dir=_project_dir(project_dir),
+        )
     print_report(report)
 
 
 @emulate_app.command()
-def transform(lake_root: LakeRootOption = None) -> None:
+def transform(lake_root: LakeRootOption = None, project_dir: ProjectDirOption = None) -> None:
     """What the scheduled transform flow runs on the aws target, against the emulator."""
     from flows.emulate_athena import emulate_transform  # noqa: PLC0415
 
     progress, update = _progress()
     with progress:
-        report = emulate_transform(_lake_root(lake_root), on_progress=update)
+        report = emulate_transform(
+            _lake_root(lake_root), on_progress=update, project_dir=_project_dir(project_dir)
+        )
     print_report(report, scheduled=True)
 
 
@@ -114,7 +138,8 @@ def runs_table(runs: list[RunRecord], title: str) -> Table:
     table.add_row("bytes scanned", *(_size(run.bytes_scanned) for run in runs))
     table.add_row("billed (10 MB min.)", *(_size(run.billed_bytes) for run in runs))
     table.add_row("cost at $5/TB", *(f"${run.cost_usd:.4f}" for run in runs))
-    table.add_row("wall time", *(f"{run.wall_s:.1f} s" for run in runs))
+    table.add_row("emulator wall time", *(f"{run.wall_s:.1f} s" for run in runs))
+    table.add_row("on Athena (modeled)", *(f"{run.modeled_athena_s:,.0f} s" for run in runs))
     return table
 
 
