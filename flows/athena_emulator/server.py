@@ -51,6 +51,7 @@ REGION = "us-east-1"
 MEGABYTE = 1024 * 1024
 MINIMUM_BILLED_BYTES = 10 * MEGABYTE
 MAX_RESULTS = 1000
+SYNCHRONOUS_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,21 @@ class AthenaFrontMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)
         request = json.loads(body or b"{}")
         if action == "GetQueryResults":
-            statement = self.emulator.statement(request.get("QueryExecutionId", ""))
+            query_id = request.get("QueryExecutionId", "")
+            statement = self.emulator.statement(query_id)
             if statement is not None:
                 return self._results(statement, request, start_response)
+            if self.emulator.running(query_id):
+                return _error(
+                    start_response,
+                    "InvalidRequestException",
+                    "Query has not yet finished. Current state: RUNNING",
+                )
         status, headers, payload = self._call_moto(environ)
         if status.startswith("200"):
             answer = json.loads(payload or b"{}")
             if action == "StartQueryExecution":
-                self.emulator.run(answer["QueryExecutionId"], request)
+                self.emulator.start_run(answer["QueryExecutionId"], request)
             elif action == "GetQueryExecution":
                 self._patch_execution(answer.get("QueryExecution", {}))
             elif action == "BatchGetQueryExecution":
@@ -165,8 +173,11 @@ class AthenaFrontMiddleware:
         return captured["status"], captured["headers"], payload
 
     def _patch_execution(self, execution: dict[str, Any]) -> None:
-        statement = self.emulator.statement(execution.get("QueryExecutionId", ""))
+        query_id = execution.get("QueryExecutionId", "")
+        statement = self.emulator.statement(query_id)
         if statement is None:
+            if self.emulator.running(query_id):
+                execution.setdefault("Status", {})["State"] = "RUNNING"
             return
         outcome = statement.outcome
         execution["StatementType"] = outcome.statement_type
@@ -253,6 +264,8 @@ class AthenaEmulator:
         self._lock = threading.Lock()
         self._statements: dict[str, Statement] = {}
         self._order: list[str] = []
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
         self.frontend: Frontend | None = None
 
     # --------------------------------------------------------------- lifecycle
@@ -354,6 +367,30 @@ class AthenaEmulator:
             with self.log_path.open("a") as log:
                 log.write(_log_block(statement))
         return outcome
+
+    def start_run(self, query_id: str, request: dict[str, Any]) -> None:
+        """Run a statement, answering StartQueryExecution when it is done or
+        after SYNCHRONOUS_SECONDS, whichever comes first; GetQueryExecution
+        says RUNNING until it is done. A statement that outlasted the client's
+        read timeout (60 s in botocore) would otherwise be sent again by the
+        client's retry; a quick one is done by the time its caller asks."""
+        with self._running_lock:
+            self._running.add(query_id)
+
+        def run() -> None:
+            try:
+                self.run(query_id, request)
+            finally:
+                with self._running_lock:
+                    self._running.discard(query_id)
+
+        thread = threading.Thread(target=run, name=f"athena-{query_id[:8]}", daemon=True)
+        thread.start()
+        thread.join(SYNCHRONOUS_SECONDS)
+
+    def running(self, query_id: str) -> bool:
+        with self._running_lock:
+            return query_id in self._running
 
     def catalog_changed(self) -> None:
         if self.frontend is not None:
