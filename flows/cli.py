@@ -19,6 +19,8 @@ from rich.table import Table
 
 from flows.bronze_check import check_bronze
 from flows.dashboards.cli import dashboards_app
+from flows.emulate_athena import EmulationFailed, EmulatorBusy, EmulatorUnavailable
+from flows.emulate_athena_cli import emulate_app
 from flows.inventory import inventory, quarantine_reasons
 from flows.lakehouse import DbtFailed, layer_counts, open_lake, run_dbt
 from flows.prefect_server import (
@@ -49,6 +51,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(emulate_app, name="emulate-athena")
 console = Console(emoji=False)
 # soft_wrap: an error stays one line however narrow the terminal and long the path.
 errors = Console(stderr=True, soft_wrap=True, emoji=False)
@@ -488,10 +491,19 @@ def main() -> None:
         hint = "(dbt's output above names the model or test)"
         errors.print(f"[red]error:[/] {escape(str(error))} {hint}")
         sys.exit(1)
-    except (UsageError, LakeRootError, ValueError, FileNotFoundError) as error:
+    except EmulationFailed as error:
+        errors.print(f"[red]error:[/] {escape(str(error))}")
+        sys.exit(1)
+    except (
+        UsageError,
+        LakeRootError,
+        ValueError,
+        FileNotFoundError,
+        EmulatorUnavailable,
+    ) as error:
         errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(2)
-    except (PrefectServerError, WriterBusy) as error:
+    except (PrefectServerError, WriterBusy, EmulatorBusy) as error:
         errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(1)
 

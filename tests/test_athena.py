@@ -1,4 +1,4 @@
-"""The aws target, built offline against the Athena emulator (tests/athena_emulator/).
+"""The aws target, built offline against the Athena emulator (flows/athena_emulator/).
 
 One emulator (moto's server on 127.0.0.1 with Athena's front end) serves the
 module. A small plan lands through the handlers into its S3, then dbt runs as
@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
+from flows.athena_emulator import AthenaEmulator
+from flows.athena_emulator.landing import land
+from flows.athena_emulator.server import Statement
 from flows.lakehouse import dbt_environment
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
-from tests.athena_emulator import AthenaEmulator
-from tests.athena_emulator.landing import land
-from tests.athena_emulator.server import Statement
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars
 
 pytestmark = pytest.mark.slow
@@ -531,3 +531,51 @@ def test_application_attribute_names_give_trino_json_paths(
     category = r"""json_extract_scalar(item, '$["Category \"Main\" \\\\ Shop''s"]')"""
     assert category + " as category" in sql
     assert "'$.customer_id'" not in sql and "'$.name'" not in sql
+
+
+def test_a_long_statement_runs_on_after_start_query_execution_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Athena, StartQueryExecution does not wait for a long statement:
+    botocore would time out after 60 s and send the statement again."""
+    import threading
+
+    import botocore.exceptions
+
+    from flows.athena_emulator import server
+
+    monkeypatch.setattr(server, "SYNCHRONOUS_SECONDS", 0.2)
+    with AthenaEmulator(tmp_path / "statements.log") as emulator:
+        emulator.client("s3").create_bucket(Bucket=BUCKET)
+        athena = emulator.client("athena")
+        athena.create_work_group(
+            Name=WORKGROUP,
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"}
+            },
+        )
+        release = threading.Event()
+        frontend_run = emulator.frontend.run
+
+        def slow_run(*args: Any, **kwargs: Any) -> Any:
+            release.wait(timeout=30)
+            return frontend_run(*args, **kwargs)
+
+        monkeypatch.setattr(emulator.frontend, "run", slow_run)
+        query_id = athena.start_query_execution(QueryString="select 1 as one", WorkGroup=WORKGROUP)[
+            "QueryExecutionId"
+        ]
+        execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        assert execution["Status"]["State"] == "RUNNING"
+        with pytest.raises(botocore.exceptions.ClientError, match="not yet finished"):
+            athena.get_query_results(QueryExecutionId=query_id)
+        release.set()
+        for _ in range(100):
+            execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            if execution["Status"]["State"] != "RUNNING":
+                break
+            threading.Event().wait(0.05)
+        assert execution["Status"]["State"] == "SUCCEEDED"
+        rows = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
+        assert rows[1]["Data"] == [{"VarCharValue": "1"}]
+        assert len(emulator.statements) == 1

@@ -1,49 +1,55 @@
 """The aws target executed: the same Bronze built on both targets gives the same
-Silver and Gold.
+Silver and Gold, first, incrementally and after a full refresh.
 
-One small plan (updates of old orders, deletes, late events, redelivered and
-out-of-order batches) lands through the handlers twice with the same clock:
-into a local lake, built by dbt on DuckDB + DuckLake, and into the Athena
-emulator's S3, built by dbt-athena against the emulator, which runs every
-statement on its DuckDB (tests/athena_emulator/executor.py). It lands in two
-halves with a build after each, so that the second build takes the
-incremental path (watermarks, MERGE with its delete and update conditions). Every Silver and
-Gold table must then hold the same rows in every column except the
-bookkeeping timestamps (tests/test_lakehouse.py BOOKKEEPING: when a row was
-written, not what it holds).
+One lake folder gets a small plan through the handlers: updates of old
+orders, deletes, a customer moving region (the simulator's), late events up
+to 40 days old, redelivered and out-of-order batches, and a few crafted
+DynamoDB records: two orders placed weeks before the plan, one updated and
+one deleted in the second step, so that a Gold group (its day and region)
+empties. The same Bronze is built by dbt on DuckDB + DuckLake (the local
+target) and by `streamlake emulate-athena` (dbt-athena against the Athena
+emulator, which runs every statement on its DuckDB):
+
+1. the first half landed: local `dbt seed` + `dbt run`; `streamlake
+   emulate-athena build` (seed and a whole build with every test);
+2. the second half landed: local `dbt run`; `streamlake emulate-athena
+   transform` (the scheduled transform's selection and test scope), an
+   incremental run on the Iceberg tables the first call left;
+3. a full refresh on both (the aws side through the Python API).
+
+After each step every Silver and Gold table the emulator wrote
+(<lake>/_athena_emulated/tables/) must hold the same rows as the local table
+in every column except the bookkeeping timestamps (tests/test_lakehouse.py
+BOOKKEEPING: when a row was written, not what it holds).
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
-from flows.lakehouse import open_lake, run_dbt
-from flows.simulator.delivery import DeliveryConfig, deliveries
+from flows.emulate_athena import KINDS, STATE_FOLDER, TB, emulated
+from flows.lakehouse import PROJECT_DIR, open_lake, run_dbt
+from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
+from flows.simulator.lambda_events import dynamodb_record
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.settings import Settings
-from tests.athena_emulator import AthenaEmulator
-from tests.athena_emulator.landing import land
-from tests.test_athena import (
-    BUCKET,
-    DATABASES,
-    LAKE,
-    ROOT,
-    WORKGROUP,
-    AwsBuild,
-    _isolated_environment,
-)
+from tests.test_cli import streamlake
 from tests.test_lakehouse import BOOKKEEPING, GOLD, SILVER
 
 pytestmark = pytest.mark.slow
 
-STATEMENT_LOG = ROOT / "target" / "athena_emulator" / "execution.log"
 LANDED_AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 WORKLOAD = WorkloadConfig(
     seed=11,
@@ -55,46 +61,106 @@ WORKLOAD = WorkloadConfig(
     end=LANDED_AT - timedelta(minutes=5),
     delete_fraction=0.1,
     late_fraction=0.05,
-    late_days_max=5,
+    # Late events of any age: far older than the plan's six days.
+    late_days_max=40,
 )
-# Tables the aws branches of the models build differently today; each entry
-# is a bug in dbt_project (see the report of issue #17), not in the emulator.
+SEEDS = ["event_types", "order_statuses"]
+# Tables the aws branches of the models build differently; each entry would be
+# a bug in dbt_project, not in the emulator. None today.
 KNOWN_DIFFERENCES: dict[str, str] = {}
+STEPS = ("first", "incremental", "full refresh")
+# Crafted orders placed weeks before the plan: each alone in its Gold groups.
+EMPTIED, UPDATED = "o-old-emptied", "o-old-updated"
 
 
-@pytest.fixture(scope="module")
-def plan() -> list[Any]:
-    return deliveries(
-        generate(WORKLOAD),
+def _old_order(order_id: str, customer_id: str, product_id: str, days_ago: int) -> dict[str, Any]:
+    placed = (WORKLOAD.end - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "product_id": product_id,
+        "quantity": 2,
+        "amount": Decimal("31.50"),
+        "status": "placed",
+        "created_at": placed,
+        "updated_at": placed,
+    }
+
+
+def _crafted(workload: Any) -> tuple[Delivery, Delivery]:
+    """The old orders (first step), then one updated and one deleted (second step)."""
+    customer = workload.dynamodb["customers"][0]["dynamodb"]["Keys"]["customer_id"]["S"]
+    product = workload.dynamodb["products"][0]["dynamodb"]["Keys"]["product_id"]["S"]
+    emptied = _old_order(EMPTIED, customer, product, days_ago=30)
+    updated = _old_order(UPDATED, customer, product, days_ago=45)
+    # Far beyond the workload's sequence numbers: these come after it.
+    sequence = 9 * 10**25
+
+    def record(n: int, event: str, new: dict | None, old: dict | None) -> dict[str, Any]:
+        order_id = (new or old or {})["order_id"]
+        return dynamodb_record(
+            table="orders",
+            event_name=event,
+            keys={"order_id": order_id},
+            new_item=new,
+            old_item=old,
+            sequence_number=str(sequence + n),
+            created=LANDED_AT - timedelta(minutes=30),
+        )
+
+    first = Delivery(
+        "dynamodb_streams",
+        "orders",
+        {"Records": [record(1, "INSERT", emptied, None), record(2, "INSERT", updated, None)]},
+    )
+    shipped = {**updated, "status": "shipped", "quantity": 3, "amount": Decimal("47.25")}
+    second = Delivery(
+        "dynamodb_streams",
+        "orders",
+        {
+            "Records": [
+                record(3, "MODIFY", shipped, updated),
+                record(4, "REMOVE", None, emptied),
+            ]
+        },
+    )
+    return first, second
+
+
+def _landings() -> list[list[Delivery]]:
+    """What lands before the first and the second step."""
+    workload = generate(WORKLOAD)
+    plan = deliveries(
+        workload,
         DeliveryConfig(
             seed=4, dynamodb_batch_size=40, out_of_order_fraction=0.2, duplicate_fraction=0.1
         ),
     )
-
-
-def _clock() -> datetime:
-    return LANDED_AT
-
-
-def _halves(plan: list[Any]) -> list[tuple[list[Any], Any]]:
-    """The plan's two halves, each with the clock it lands with (an hour apart)."""
+    first, second = _crafted(workload)
     middle = len(plan) // 2
-    return [
-        (plan[:middle], lambda: LANDED_AT - timedelta(hours=1)),
-        (plan[middle:], _clock),
-    ]
+    # The second step redelivers the first step's crafted batch, as Lambda may.
+    return [[*plan[:middle], first], [*plan[middle:], first, second]]
 
 
-@pytest.fixture(scope="module")
-def local_tables(plan: list[Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    settings = Settings(lake_root=str(tmp_path_factory.mktemp("local") / "lake"))
-    run_dbt(settings, ["seed", "--quiet"])
-    for half, clock in _halves(plan):
-        feed(half, settings, clock=clock)
-        run_dbt(settings, ["run", "--quiet"])
-    tables: dict[str, Any] = {}
+@dataclass
+class Step:
+    local: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+    aws: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+    cli: subprocess.CompletedProcess | None
+    runs: list[dict[str, Any]]
+    statement_log: str
+
+
+@dataclass
+class Built:
+    lake: Path
+    steps: dict[str, Step]
+
+
+def _local_tables(settings: Settings) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    tables = {}
     with open_lake(settings) as con:
-        for layer, names in (("silver", SILVER), ("gold", GOLD)):
+        for layer, names in (("silver", [*SILVER, *SEEDS]), ("gold", GOLD)):
             for name in names:
                 columns = [
                     row[0]
@@ -104,51 +170,73 @@ def local_tables(plan: list[Any], tmp_path_factory: pytest.TempPathFactory) -> d
                         "order by ordinal_position",
                         [layer, name],
                     ).fetchall()
-                    if row[0] not in BOOKKEEPING
                 ]
-                rows = con.execute(
-                    f'select {", ".join(columns)} from lake.{layer}."{name}" order by all'
-                ).fetchall()
-                tables[f"{layer}.{name}"] = (columns, rows)
+                kept = ", ".join(f'"{c}"' for c in columns if c not in BOOKKEEPING)
+                rows = con.execute(f'select {kept} from lake.{layer}."{name}" order by all')
+                tables[f"{layer}.{name}"] = (columns, rows.fetchall())
     return tables
 
 
+def _aws_tables(lake: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """What `emulate-athena` wrote: tables/<layer>/<table>.parquet."""
+    tables = {}
+    con = duckdb.connect()
+    for path in sorted((lake / STATE_FOLDER / "tables").glob("*/*.parquet")):
+        relation = con.read_parquet(str(path))
+        columns = list(relation.columns)
+        kept = ", ".join(f'"{c}"' for c in columns if c not in BOOKKEEPING)
+        rows = con.execute(f"select {kept} from read_parquet('{path}') order by all").fetchall()
+        tables[f"{path.parent.name}.{path.stem}"] = (columns, rows)
+    con.close()
+    return tables
+
+
+def _runs(lake: Path) -> list[dict[str, Any]]:
+    path = lake / STATE_FOLDER / "runs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 @pytest.fixture(scope="module")
-def aws_build(plan: list[Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
-    cache = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="s3-cache-"))
-    with AthenaEmulator(STATEMENT_LOG, cache_dir=cache) as emulator:
-        emulator.client("s3").create_bucket(Bucket=BUCKET)
-        emulator.client("athena").create_work_group(
-            Name=WORKGROUP,
-            Configuration={
-                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
-                "EnforceWorkGroupConfiguration": True,
-            },
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    lake = tmp_path_factory.mktemp("execution") / "lake"
+    settings = Settings(lake_root=str(lake))
+    steps: dict[str, Step] = {}
+    clocks = [lambda: LANDED_AT - timedelta(minutes=30), lambda: LANDED_AT]
+    for number, (landing, clock) in enumerate(zip(_landings(), clocks, strict=True)):
+        feed(landing, settings, clock=clock)
+        if number == 0:
+            run_dbt(settings, ["seed", "--quiet"])
+            command = "build"
+        else:
+            command = "transform"
+        run_dbt(settings, ["run", "--quiet"])
+        cli = streamlake("emulate-athena", command, "--lake-root", str(lake), timeout=900)
+        if cli.returncode != 0:
+            pytest.fail(f"emulate-athena {command} failed:\n{cli.stdout[-4000:]}{cli.stderr}")
+        steps[STEPS[number]] = Step(
+            _local_tables(settings),
+            _aws_tables(lake),
+            cli,
+            _runs(lake),
+            (lake / STATE_FOLDER / "statements.log").read_text(),
         )
-        build = AwsBuild(
-            emulator=emulator,
-            target_path=tmp_path_factory.mktemp("aws") / "target",
-            steps={},
-            environment=_isolated_environment(emulator),
-        )
-        steps: list[tuple[str, list[str]]] = [
-            ("bronze", ["run-operation", "create_bronze_tables"]),
-            ("seed", ["seed"]),
-        ]
-        for name, args in steps:
-            _dbt(build, name, args)
-        for number, (half, clock) in enumerate(_halves(plan), start=1):
-            land(emulator, half, LAKE, clock=clock)
-            _dbt(build, f"run {number}", ["run"])
-        yield build
+    run_dbt(settings, ["run", "--full-refresh", "--quiet"])
+    with emulated(lake) as athena:
+        athena.dbt(["run", "--full-refresh"])
+    steps["full refresh"] = Step(
+        _local_tables(settings),
+        _aws_tables(lake),
+        None,
+        _runs(lake),
+        (lake / STATE_FOLDER / "statements.log").read_text(),
+    )
+    return Built(lake, steps)
 
 
-def _dbt(build: AwsBuild, name: str, args: list[str]) -> None:
-    step = build.dbt(name, *args)
-    if step.returncode != 0:
-        pytest.fail(f"dbt {' '.join(args)} failed on the emulator:\n{step.output[-8000:]}")
+TABLES = [f"silver.{n}" for n in [*SILVER, *SEEDS]] + [f"gold.{n}" for n in GOLD]
 
 
+@pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize(
     "table",
     [
@@ -158,34 +246,137 @@ def _dbt(build: AwsBuild, name: str, args: list[str]) -> None:
             if name in KNOWN_DIFFERENCES
             else [],
         )
-        for name in [f"silver.{n}" for n in SILVER] + [f"gold.{n}" for n in GOLD]
+        for name in TABLES
     ],
 )
-def test_the_aws_build_equals_the_local_build(
-    table: str, local_tables: dict[str, Any], aws_build: AwsBuild
-) -> None:
-    layer, name = table.split(".")
-    columns, local_rows = local_tables[table]
+def test_the_aws_build_equals_the_local_build(table: str, step: str, built: Built) -> None:
+    local_columns, local_rows = built.steps[step].local[table]
     assert local_rows, f"{table} is empty locally: the plan is too small to compare it"
-    engine = aws_build.emulator.frontend.engine
-    selected = ", ".join(f'"{c}"' for c in columns)
-    aws_rows = engine.query(
-        f'select {selected} from awsdatacatalog."{DATABASES[layer]}"."{name}" order by all'
-    )
+    assert table in built.steps[step].aws, f"emulate-athena wrote no {table}"
+    aws_columns, aws_rows = built.steps[step].aws[table]
+    assert sorted(aws_columns) == sorted(local_columns)
     missing = sorted(set(local_rows) - set(aws_rows))[:5]
     extra = sorted(set(aws_rows) - set(local_rows))[:5]
     assert aws_rows == local_rows, (
-        f"{table}: {len(local_rows)} rows locally, {len(aws_rows)} on aws; columns {columns}\n"
-        f"only local: {missing}\nonly aws: {extra}"
+        f"{table} after the {step} step: {len(local_rows)} rows locally, {len(aws_rows)} "
+        f"on aws\nonly local: {missing}\nonly aws: {extra}"
     )
 
 
-def test_the_second_build_merged_into_every_table(aws_build: AwsBuild) -> None:
-    """What makes the comparison cover the aws target's incremental SQL."""
-    merged = {
-        s.outcome.target.split(".")[1]
-        for s in aws_build.steps["run 2"].statements
-        if s.outcome.substatement_type == "MERGE_INTO" and s.outcome.target
+def test_the_workload_holds_what_the_comparison_must_cover(built: Built) -> None:
+    """Old orders updated and deleted, a Gold group emptied, events 40 days late:
+    without them the equality would not cover the aws branches that handle them."""
+    first = built.steps["first"].local
+    second = built.steps["incremental"].local
+    live = {
+        o
+        for o, deleted in _values(second, "silver.orders", "order_id", "is_deleted")
+        if not deleted
     }
+    assert EMPTIED in {o for o, _ in _values(first, "silver.orders", "order_id", "status")}
+    assert EMPTIED not in live and UPDATED in live
+    assert (UPDATED, "shipped") in _values(second, "silver.orders", "order_id", "status")
+    emptied_day = (WORKLOAD.end - timedelta(days=30)).date()
+    days = {d for d, _ in _values(first, "gold.daily_sales_by_region", "order_date", "region")}
+    after = {d for d, _ in _values(second, "gold.daily_sales_by_region", "order_date", "region")}
+    assert emptied_day in days and emptied_day not in after
+    event_dates = [d for d, _ in _values(second, "silver.events", "event_date", "event_type")]
+    assert min(event_dates) < (WORKLOAD.start - timedelta(days=20)).date()
+    # The simulator's customers who move region: MODIFYs of the region.
+    changes = generate(WORKLOAD).dynamodb["customers"]
+    assert any(r["eventName"] == "MODIFY" for r in changes)
+
+
+def _values(
+    tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]], table: str, *names: str
+) -> list[tuple[Any, ...]]:
+    columns, rows = tables[table]
+    kept = [c for c in columns if c not in BOOKKEEPING]
+    return [tuple(row[kept.index(n)] for n in names) for row in rows]
+
+
+def test_the_incremental_step_merged_into_every_table(built: Built) -> None:
+    """What makes the comparison cover the aws target's incremental SQL."""
+    log = built.steps["incremental"].statement_log
+    merged = set(re.findall(r"SUCCEEDED DML/MERGE_INTO \w+\.(\w+)\n", log))
     assert set(SILVER) | set(GOLD) <= merged
-    assert all(s.outcome.state == "SUCCEEDED" for s in aws_build.emulator.statements)
+    assert " FAILED " not in log
+    full = built.steps["full refresh"].statement_log
+    assert "MERGE_INTO" not in full and "CREATE_TABLE_AS_SELECT" in full
+
+
+def test_emulate_athena_records_every_dbt_invocation(built: Built) -> None:
+    runs = built.steps["full refresh"].runs
+    assert [run["command"] for run in runs] == [
+        "dbt seed",
+        "dbt build",
+        "dbt build --exclude-resource-type unit_test --exclude tag:full_audit",
+        "dbt run --full-refresh",
+    ]
+    for run in runs:
+        assert set(run) >= {
+            "command",
+            "statements",
+            "statements_by_kind",
+            "bytes_scanned",
+            "billed_bytes",
+            "cost_usd",
+            "wall_s",
+        }
+        assert list(run["statements_by_kind"]) == list(KINDS)
+        assert run["statements"] == sum(run["statements_by_kind"].values())
+        assert run["succeeded"] and run["wall_s"] > 0
+        billed_queries = run["statements"] - run["statements_by_kind"]["DDL"]
+        assert run["billed_bytes"] >= billed_queries * 10 * 2**20
+        assert run["cost_usd"] == pytest.approx(run["billed_bytes"] / TB * 5, rel=1e-6)
+    build, scheduled = runs[1], runs[2]
+    # A whole build runs the unit tests (a CTAS and a SELECT each) and every data test.
+    assert build["statements_by_kind"]["SELECT"] > 50
+    assert scheduled["statements_by_kind"]["MERGE"] >= len(SILVER) + len(GOLD)
+    assert scheduled["bytes_scanned"] > 0
+
+
+def test_emulate_athena_reports_in_a_few_lines(built: Built) -> None:
+    first, second = built.steps["first"].cli, built.steps["incremental"].cli
+    assert first is not None and second is not None
+    assert "dbt against the Athena emulator" in first.stdout
+    assert "Gold tables" in first.stdout and "a month" not in first.stdout
+    # The scheduled run's monthly cost at the transform's cadence.
+    assert re.search(r"run every 300 s .* \$[\d,.]+\s+a month", second.stdout.replace("\n", " "))
+    assert "new since the last call" in second.stdout
+
+
+def test_a_planted_dialect_error_fails_emulate_athena_build(built: Built, tmp_path: Path) -> None:
+    """A DuckDB-only cast in a model fails the aws build with Athena's own words."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        PROJECT_DIR / "dbt_project",
+        project / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    model = project / "dbt_project" / "models" / "silver" / "customers.sql"
+    selected = "select\n    customer_id,\n"
+    assert selected in model.read_text()
+    # `x::varchar` is DuckDB's (and Postgres's) cast; Trino has no such operator.
+    model.write_text(
+        model.read_text().replace(selected, "select\n    customer_id::varchar as customer_id,\n")
+    )
+    lake = tmp_path / "lake"
+    shutil.copytree(built.lake / "bronze", lake / "bronze")
+    result = streamlake(
+        "emulate-athena",
+        "build",
+        "--lake-root",
+        str(lake),
+        "--project-dir",
+        str(project),
+        timeout=900,
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    error = result.stderr.strip()
+    assert error.startswith("error: dbt build failed on the Athena emulator: SYNTAX_ERROR: line ")
+    # Trino's lexer has no `::` token: the grammar stops at its first colon.
+    assert "mismatched input ':'" in error, error
+    assert len(error.splitlines()) == 1

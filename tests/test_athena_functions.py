@@ -17,10 +17,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.athena_emulator import Frontend
-from tests.athena_emulator.catalog import GlueCatalog
-from tests.athena_emulator.engine import Outcome
-from tests.athena_emulator.executor import Engine
+from flows.athena_emulator import Frontend
+from flows.athena_emulator.catalog import GlueCatalog
+from flows.athena_emulator.engine import Outcome
+from flows.athena_emulator.executor import Engine
 
 
 @pytest.fixture(scope="module")

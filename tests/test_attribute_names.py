@@ -26,14 +26,14 @@ from typing import Any
 import pytest
 import yaml
 
+from flows.athena_emulator import AthenaEmulator
+from flows.athena_emulator.landing import land
 from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
-from tests.athena_emulator import AthenaEmulator
-from tests.athena_emulator.landing import land
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars, read_area
 from tests.test_athena import (
     BUCKET,

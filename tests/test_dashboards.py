@@ -1,7 +1,7 @@
 """Grafana as code, without a lake: generated files, structure, lineage, provisioning, Athena.
 
 The panels' SQL is checked here through the Athena emulator's statement checker
-(tests/athena_emulator: the Trino grammar, Trino's function catalog, names
+(flows/athena_emulator: the Trino grammar, Trino's function catalog, names
 resolved against Glue) with the datasource's macros expanded, which is what
 Athena receives. tests/test_dashboards_lake.py runs the same SQL on a built lake.
 """
@@ -22,6 +22,9 @@ from moto import mock_aws
 from sqlglot import exp
 
 from flows.alerts import load_rules
+from flows.athena_emulator import Frontend
+from flows.athena_emulator.catalog import GlueCatalog
+from flows.athena_emulator.types import glue_type_from_trino
 from flows.dashboards import (
     ALERT_RULES_FILE,
     DASHBOARD_DIR,
@@ -47,9 +50,6 @@ from flows.dashboards.macros import (
 )
 from flows.dashboards.sql import GOLD_MODELS, GOLD_MODELS_BY_SOURCE
 from flows.lakehouse import PROJECT_DIR
-from tests.athena_emulator import Frontend
-from tests.athena_emulator.catalog import GlueCatalog
-from tests.athena_emulator.types import glue_type_from_trino
 
 GOLD_YAML = PROJECT_DIR / "dbt_project" / "models" / "gold" / "_gold__models.yml"
 EXPOSURES_YAML = PROJECT_DIR / "dbt_project" / "models" / "gold" / "_gold__exposures.yml"

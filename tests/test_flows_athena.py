@@ -13,11 +13,11 @@ from datetime import date, datetime
 import pytest
 
 from flows.alerts import insert_statement, load_rules, rule_query
+from flows.athena_emulator import Frontend
 from flows.export import ExportRequest, export_query
 from flows.lakehouse import PROJECT_DIR
 from flows.warehouse import AthenaWarehouse, athena_literal
 from ingestion.settings import Settings
-from tests.athena_emulator import Frontend
 from tests.test_dashboards import athena  # noqa: F401  (the Glue catalog of Gold, as a fixture)
 
 SETTINGS = Settings(target="aws", lake_root="s3://lake", gold_database="gold")

@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 
 from flows.alerts import evaluate, load_rules, rules_path
+from flows.athena_emulator import AthenaEmulator
+from flows.athena_emulator.landing import land
 from flows.dbt_invocation import DbtInvocation, NodeResult
 from flows.lakehouse import dbt_target_path, open_lake, run_dbt
 from flows.manifest import model_names
@@ -39,8 +41,6 @@ from flows.simulator.workload import WorkloadConfig, generate
 from flows.transform import TransformReport, report_markdown
 from flows.warehouse import LocalWarehouse
 from ingestion.settings import Settings
-from tests.athena_emulator import AthenaEmulator
-from tests.athena_emulator.landing import land
 from tests.test_athena import (
     BUCKET,
     DATABASES,

@@ -73,3 +73,7 @@ left join live_orders
     on changed_groups.order_date = live_orders.order_date
         and changed_groups.region = live_orders.region
 group by changed_groups.order_date, changed_groups.region
+-- A build without a watermark (the first, a full refresh) writes the table
+-- whole, and must write no emptied group: the MERGE's delete_condition, which
+-- removes them on Athena, acts on incremental runs only.
+having {{ '1 = 1' if processed_after is not none else 'count(live_orders.order_id) > 0' }}

@@ -55,3 +55,9 @@ select
 from changed_products
 left join products on changed_products.product_id = products.product_id
 left join sales on changed_products.product_id = sales.product_id
+-- A build without a watermark (the first, a full refresh) writes the table
+-- whole, and must write no unlisted product: the MERGE's delete_condition,
+-- which removes them on Athena, acts on incremental runs only.
+where
+    {{ '1 = 1' if processed_after is not none
+        else 'products.product_id is not null and not products.is_deleted' }}

@@ -18,7 +18,7 @@ Every statement is appended to a log file (the CI artifact), one block each:
     <the statement as dbt sent it>
     ;
 
-Run `python -m tests.athena_emulator` to serve it by hand.
+Run `python -m flows.athena_emulator` to serve it by hand.
 """
 
 from __future__ import annotations
@@ -41,15 +41,17 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from tests.athena_emulator.catalog import GlueCatalog
-from tests.athena_emulator.engine import Frontend, Outcome
-from tests.athena_emulator.executor import Engine
+from flows.athena_emulator.catalog import GlueCatalog
+from flows.athena_emulator.engine import Frontend, Outcome
+from flows.athena_emulator.executor import Engine
 
 ACCESS_KEY = "emulator"  # moto accepts any; nothing here is a credential
 REGION = "us-east-1"
 # Athena bills at least 10 MB per query; DDL and failed queries are not billed.
-MINIMUM_BILLED_BYTES = 10 * 1024 * 1024
+MEGABYTE = 1024 * 1024
+MINIMUM_BILLED_BYTES = 10 * MEGABYTE
 MAX_RESULTS = 1000
+SYNCHRONOUS_SECONDS = 20
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,13 @@ class Statement:
 
     @property
     def billed_bytes(self) -> int:
-        """What Athena bills: the bytes scanned, at least 10 MB, for queries that ran."""
+        """What Athena bills: the bytes scanned rounded up to the megabyte, at
+        least 10 MB, for queries that ran (Athena pricing: "rounded up to the
+        nearest megabyte, with a 10 MB minimum per query"; DDL is free)."""
         if self.outcome.state != "SUCCEEDED" or self.kind == "DDL":
             return 0
-        return max(self.outcome.bytes_scanned, MINIMUM_BILLED_BYTES)
+        megabytes = -(-self.outcome.bytes_scanned // MEGABYTE)
+        return max(megabytes * MEGABYTE, MINIMUM_BILLED_BYTES)
 
 
 def _column_info(name: str, kind: str) -> dict[str, Any]:
@@ -127,14 +132,21 @@ class AthenaFrontMiddleware:
         environ["wsgi.input"] = io.BytesIO(body)
         request = json.loads(body or b"{}")
         if action == "GetQueryResults":
-            statement = self.emulator.statement(request.get("QueryExecutionId", ""))
+            query_id = request.get("QueryExecutionId", "")
+            statement = self.emulator.statement(query_id)
             if statement is not None:
                 return self._results(statement, request, start_response)
+            if self.emulator.running(query_id):
+                return _error(
+                    start_response,
+                    "InvalidRequestException",
+                    "Query has not yet finished. Current state: RUNNING",
+                )
         status, headers, payload = self._call_moto(environ)
         if status.startswith("200"):
             answer = json.loads(payload or b"{}")
             if action == "StartQueryExecution":
-                self.emulator.run(answer["QueryExecutionId"], request)
+                self.emulator.start_run(answer["QueryExecutionId"], request)
             elif action == "GetQueryExecution":
                 self._patch_execution(answer.get("QueryExecution", {}))
             elif action == "BatchGetQueryExecution":
@@ -161,8 +173,11 @@ class AthenaFrontMiddleware:
         return captured["status"], captured["headers"], payload
 
     def _patch_execution(self, execution: dict[str, Any]) -> None:
-        statement = self.emulator.statement(execution.get("QueryExecutionId", ""))
+        query_id = execution.get("QueryExecutionId", "")
+        statement = self.emulator.statement(query_id)
         if statement is None:
+            if self.emulator.running(query_id):
+                execution.setdefault("Status", {})["State"] = "RUNNING"
             return
         outcome = statement.outcome
         execution["StatementType"] = outcome.statement_type
@@ -234,11 +249,14 @@ class AthenaEmulator:
         port: int = 0,
         region: str = REGION,
         cache_dir: Path | None = None,
+        database: Path | None = None,
     ) -> None:
         """`cache_dir` holds local copies of the S3 objects Hive tables read
-        (a temporary folder when None)."""
+        (a temporary folder when None); `database` is the DuckDB file of the
+        Iceberg tables' rows (in memory when None, see Engine)."""
         self.log_path = log_path
         self.cache_dir = cache_dir
+        self.database = database
         self.region = region
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -246,6 +264,8 @@ class AthenaEmulator:
         self._lock = threading.Lock()
         self._statements: dict[str, Statement] = {}
         self._order: list[str] = []
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
         self.frontend: Frontend | None = None
 
     # --------------------------------------------------------------- lifecycle
@@ -268,7 +288,11 @@ class AthenaEmulator:
         catalog, s3 = GlueCatalog(self.client("glue")), self.client("s3")
         self.frontend = Frontend(catalog, s3)
         self.frontend.engine = Engine(
-            catalog, s3, cache_dir=self.cache_dir, analyze_view=self.frontend.view_sql
+            catalog,
+            s3,
+            cache_dir=self.cache_dir,
+            analyze_view=self.frontend.view_sql,
+            database=self.database,
         )
         return self
 
@@ -343,6 +367,30 @@ class AthenaEmulator:
             with self.log_path.open("a") as log:
                 log.write(_log_block(statement))
         return outcome
+
+    def start_run(self, query_id: str, request: dict[str, Any]) -> None:
+        """Run a statement, answering StartQueryExecution when it is done or
+        after SYNCHRONOUS_SECONDS, whichever comes first; GetQueryExecution
+        says RUNNING until it is done. A statement that outlasted the client's
+        read timeout (60 s in botocore) would otherwise be sent again by the
+        client's retry; a quick one is done by the time its caller asks."""
+        with self._running_lock:
+            self._running.add(query_id)
+
+        def run() -> None:
+            try:
+                self.run(query_id, request)
+            finally:
+                with self._running_lock:
+                    self._running.discard(query_id)
+
+        thread = threading.Thread(target=run, name=f"athena-{query_id[:8]}", daemon=True)
+        thread.start()
+        thread.join(SYNCHRONOUS_SECONDS)
+
+    def running(self, query_id: str) -> bool:
+        with self._running_lock:
+            return query_id in self._running
 
     def catalog_changed(self) -> None:
         if self.frontend is not None:

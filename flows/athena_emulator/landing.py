@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
-import pytest
-
+from flows.athena_emulator.server import AthenaEmulator
 from flows.simulator.delivery import Delivery
 from flows.simulator.feed import feed
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings
-from tests.athena_emulator.server import AthenaEmulator
 
 
 def land(
@@ -26,7 +26,20 @@ def land(
         lake_root=lake_root, s3_endpoint_url=emulator.endpoint_url, aws_region=emulator.region
     )
     # The handlers' S3 client (pyarrow's) reads its credentials from the environment.
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in emulator.environment().items():
-            patch.setenv(name, value)
+    with environment(emulator.environment()):
         feed(deliveries, settings, clock=clock)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block; what was there before comes back."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

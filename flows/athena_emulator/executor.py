@@ -31,6 +31,7 @@ modelled, so it is an upper bound for a filtered read).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -48,7 +49,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from tests.athena_emulator.catalog import CATALOG, GlueCatalog, Table
+from flows.athena_emulator.catalog import CATALOG, GlueCatalog, Table
 
 # Athena's session time zone is UTC; Trino orders NULLs last in both directions.
 SESSION_SETTINGS = {
@@ -433,7 +434,11 @@ class Engine:
         s3: Any,
         cache_dir: Path | None = None,
         analyze_view: Callable[[str, str], str] | None = None,
+        database: Path | None = None,
     ) -> None:
+        """`database` is a DuckDB file that keeps the Iceberg tables' rows from
+        one emulator to the next (in memory when None); `adopt_tables` takes
+        them over once Glue holds their tables again."""
         self.catalog = catalog
         self.s3 = s3
         self._own_cache = cache_dir is None
@@ -442,7 +447,8 @@ class Engine:
         # Turns a Glue view's Trino SQL into DuckDB SQL (the front end's analysis).
         self.analyze_view = analyze_view
         self.con = duckdb.connect()
-        self.con.execute(f"ATTACH ':memory:' AS {CATALOG}")
+        attached = "':memory:'" if database is None else f"'{database}'"
+        self.con.execute(f"ATTACH {attached} AS {CATALOG}")
         self.con.execute(f"USE {CATALOG}")
         for name, value in SESSION_SETTINGS.items():
             self.con.execute(f"SET {name} = '{value}'")
@@ -460,6 +466,34 @@ class Engine:
         self.con.close()
         if self._own_cache:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+    def adopt_tables(self) -> int:
+        """Take over the Iceberg tables a database file kept, for the tables
+        Glue has as Iceberg; drop every other relation (views are made again
+        from Glue, and Hive tables from S3). Returns the tables adopted."""
+        glue = {
+            (t.database, t.name): t
+            for d in self.catalog.databases()
+            for t in self.catalog.tables(d)
+        }
+        found = self.con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            "where table_catalog = ?",
+            [CATALOG],
+        ).fetchall()
+        adopted = 0
+        for schema, name, kind in found:
+            key = (schema, name)
+            table = glue.get(key)
+            if kind != "VIEW" and table is not None and table.kind == "iceberg":
+                self._held[key] = table.location or ""
+                adopted += 1
+            else:
+                self.con.execute(
+                    f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} "{schema}"."{name}"'
+                )
+        self._synced_version = None
+        return adopted
 
     # ---------------------------------------------------------- catalog sync
 
@@ -913,8 +947,6 @@ def _partition_regex(files: list[tuple[str, dict[str, str]]], partition: str) ->
 
 
 def _view_sql(text: str) -> str:
-    import base64
-
     payload = text.removeprefix("/* Presto View: ").removesuffix(" */")
     return json.loads(base64.b64decode(payload))["originalSql"]
 
