@@ -9,11 +9,8 @@ afresh.
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +18,14 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt_common.events.base_types import EventLevel
 from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-from flows.lakehouse import PROJECT_DIR, DbtFailed, TestScope, dbt_environment, dbt_target_path
+from flows.lakehouse import (
+    PROJECT_DIR,
+    DbtFailed,
+    TestScope,
+    dbt_environment,
+    dbt_target_path,
+    environment_set,
+)
 from ingestion.settings import Settings
 
 # Errors worth a retry: throttling and server-side failures of S3, Glue and
@@ -115,7 +119,7 @@ def invoke_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all
     error = None
     result: Any = None
     try:
-        with _environment(dbt_environment(settings, test_scope)):
+        with environment_set(dbt_environment(settings, test_scope)):
             result = runner.invoke(args)
     except Exception as exc:  # dbt's own exception (bad project, adapter failure)
         error = str(exc)
@@ -125,22 +129,6 @@ def invoke_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all
     nodes = _node_results(result)
     success = error is None and bool(result is not None and result.success)
     return DbtInvocation(list(args), success, seconds, nodes, error)
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """profiles.yml reads these while dbt runs; the process's own environment is
-    restored afterwards, so nothing of one run's settings leaks into the next."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _node_results(result: Any) -> list[NodeResult]:

@@ -87,6 +87,23 @@ def dbt_environment(settings: Settings, test_scope: TestScope = "all") -> dict[s
     return environment
 
 
+@contextmanager
+def environment_set(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block (profiles.yml and the handlers' S3
+    client read them there); what was there before comes back afterwards, so
+    nothing of one run's settings leaks into the next."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") -> None:
     """Run a dbt command against this project and its profiles.yml.
 

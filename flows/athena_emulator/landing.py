@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flows.athena_emulator.server import AthenaEmulator
+from flows.lakehouse import environment_set
 from flows.simulator.delivery import Delivery
 from flows.simulator.feed import feed
 from ingestion.invocation import utc_now
@@ -26,20 +25,5 @@ def land(
         lake_root=lake_root, s3_endpoint_url=emulator.endpoint_url, aws_region=emulator.region
     )
     # The handlers' S3 client (pyarrow's) reads its credentials from the environment.
-    with environment(emulator.environment()):
+    with environment_set(emulator.environment()):
         feed(deliveries, settings, clock=clock)
-
-
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """`values` in os.environ for the block; what was there before comes back."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
