@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
@@ -281,12 +282,28 @@ SHIMS = {
 }
 
 
+def _json_extract_scalar_batch(documents: pa.Array, paths: pa.Array) -> pa.Array:
+    """trino_json_extract_scalar over one of DuckDB's vectors at a time.
+
+    A native (row-at-a-time) Python function costs DuckDB about 0.2 ms a call
+    (it looks for pandas at every conversion), minutes for a Bronze table; an
+    arrow function is called once per 2,048 rows."""
+    return pa.array(
+        [
+            trino_json_extract_scalar(document, path)
+            for document, path in zip(documents.to_pylist(), paths.to_pylist(), strict=True)
+        ],
+        pa.string(),
+    )
+
+
 def _install_shims(con: duckdb.DuckDBPyConnection) -> None:
     con.create_function(
         "trino_json_extract_scalar",
-        trino_json_extract_scalar,
+        _json_extract_scalar_batch,
         [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("VARCHAR"),
+        type="arrow",
         null_handling="special",
         side_effects=False,
     )
