@@ -44,7 +44,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -582,13 +582,16 @@ def emulate_build(
     full_refresh: bool = False,
     on_progress: Progress = _no_progress,
     project_dir: Path = PROJECT_DIR,
+    select: Sequence[str] = (),
 ) -> EmulationReport:
-    """`dbt seed` and a whole `dbt build --target aws` (every test) against the emulator."""
+    """`dbt seed` and a whole `dbt build --target aws` (every test) against the emulator,
+    or only the nodes `select` names (dbt's node selection syntax)."""
     extra = ["--full-refresh"] if full_refresh else []
+    selection = ["--select", *select] if select else []
     with emulated(lake_root, on_progress, project_dir) as athena:
         athena.put_bronze()
         athena.dbt(["seed", *extra])
-        athena.dbt(["build", *extra])
+        athena.dbt(["build", *extra, *selection])
     return athena.report
 
 

@@ -91,6 +91,17 @@ def build(
         bool, typer.Option("--full-refresh", help="Rebuild every table from Bronze.")
     ] = False,
     project_dir: ProjectDirOption = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help=(
+                "Build only these nodes (dbt's selection syntax, e.g. '+customers'); "
+                "repeat for more. Default: every model and test."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """`dbt seed` and a whole `dbt build --target aws` (every test) against the emulator."""
     from flows.emulate_athena import emulate_build  # noqa: PLC0415
@@ -102,6 +113,7 @@ def build(
             full_refresh=full_refresh,
             on_progress=update,
             project_dir=_project_dir(project_dir),
+            select=select or (),
         )
     print_report(report)
 

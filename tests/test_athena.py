@@ -76,9 +76,12 @@ class AwsBuild:
     def dbt(self, name: str, *args: str) -> DbtStep:
         before = len(self.emulator.statements)
         self.emulator.mark(f"dbt {' '.join(args)}")
+        # The entry point the flows and `emulate-athena` run dbt through.
         completed = subprocess.run(
             [
-                str(Path(sys.executable).with_name("dbt")),
+                sys.executable,
+                "-m",
+                "flows.dbt_command",
                 *args,
                 "--target",
                 "aws",

@@ -84,3 +84,33 @@ def test_dbts_objects_are_frozen_out_of_the_collectors_walks() -> None:
     # dbt's import leaves over 100,000 objects; the collector walks few of them
     assert int(frozen) > 100_000
     assert int(tracked) < int(frozen) / 10
+
+
+def test_on_the_aws_target_every_boto3_session_shares_one_loader() -> None:
+    """dbt-athena opens a boto3 session per connection; with the shared loader the
+    second session reuses the service descriptions the first one parsed."""
+    probe = textwrap.dedent(
+        """
+        import os, sys
+        from flows.dbt_command import _targets_aws, run
+        os.environ.pop("STREAMLAKE_TARGET", None)
+        run(["--version"])  # the local target: botocore is left alone
+        print("probe", _targets_aws(["run", "--target", "aws"]), _targets_aws(["run", "-t", "local"]))
+        import boto3
+        def models(session):
+            session.client("athena", region_name="us-east-1")
+            return session._session.get_component("data_loader")
+        print("probe", models(boto3.session.Session()) is models(boto3.session.Session()))
+        run(["--version", "--target", "aws"])
+        first, second = boto3.session.Session(), boto3.session.Session()
+        print("probe", models(first) is models(second))
+        """
+    )
+    completed = subprocess.run(
+        [PYTHON, "-c", probe], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    probed = [
+        line.split()[1:] for line in completed.stdout.splitlines() if line.startswith("probe")
+    ]
+    assert probed == [["True", "False"], ["False"], ["True"]]
