@@ -16,10 +16,11 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from moto import mock_aws
+from trino_query_parser import TrinoSyntaxError, parse_statement
 
 from flows.athena_emulator import Frontend
 from flows.athena_emulator.catalog import GlueCatalog
-from flows.athena_emulator.engine import Outcome
+from flows.athena_emulator.engine import Outcome, check_trino_grammar
 from flows.athena_emulator.executor import Engine
 
 
@@ -337,3 +338,37 @@ def test_bytes_scanned_are_the_partitions_a_filter_selects(athena: Frontend) -> 
     pq.write_table(pa.table({"id": ["late"], "n": [1]}), buffer)
     s3.put_object(Bucket="bytes", Key="landed/dt=2026-11-22/late.parquet", Body=buffer.getvalue())
     assert run(athena, "select count(*) as c from functions.landed").rows == [["1001"]]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "select customer_id::varchar from customers",
+        "select a, from t",
+        "select * from t where",
+        "merge into t using s on t.k = s.k when matched then",
+    ],
+)
+def test_the_fast_grammar_check_rejects_with_the_full_parsers_words(statement: str) -> None:
+    """check_trino_grammar's SLL pass stops at the first error; the LL parse then
+    gives the same error, position included, as trino-query-parser alone."""
+    with pytest.raises(TrinoSyntaxError) as fast:
+        check_trino_grammar(statement)
+    with pytest.raises(TrinoSyntaxError) as full:
+        parse_statement(statement)
+    assert (fast.value.line, fast.value.column, fast.value.msg) == (
+        full.value.line,
+        full.value.column,
+        full.value.msg,
+    )
+
+
+def test_the_fast_grammar_check_accepts_what_trino_accepts() -> None:
+    for statement in (
+        "select 1",
+        "with a as (select 1 as x) select x from a where x in (select 1) order by x nulls last",
+        "merge into t using s on t.k = s.k when matched and s.v > t.v then update set v = s.v "
+        "when not matched then insert (k, v) values (s.k, s.v)",
+        "select json_extract_scalar(doc, '$.a') from t cross join unnest(arr) as u(x)",
+    ):
+        check_trino_grammar(statement)
