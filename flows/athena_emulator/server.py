@@ -266,6 +266,7 @@ class AthenaEmulator:
         self._order: list[str] = []
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
         self.frontend: Frontend | None = None
 
     # --------------------------------------------------------------- lifecycle
@@ -318,13 +319,19 @@ class AthenaEmulator:
         return f"http://{host}:{port}"
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=ACCESS_KEY,
-        )
+        """A boto3 client of the emulator, one per service: every statement reads its
+        workgroup through one, and building a client costs tens of milliseconds.
+        boto3 clients are thread-safe; a race builds one twice, which is harmless."""
+        key = f"{service}@{self.endpoint_url}"
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=ACCESS_KEY,
+            )
+        return self._clients[key]
 
     def environment(self) -> dict[str, str]:
         """What a process needs to talk to the emulator instead of AWS."""
