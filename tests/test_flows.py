@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -109,6 +110,47 @@ def monkeypatch_module():
 )
 def test_overlapping_transforms_leave_what_one_build_leaves(served, reference) -> None:
     assert snapshot(served) == snapshot(reference)
+
+
+def test_the_transform_run_shows_its_dbt_task_node_lines_and_report(served) -> None:
+    """What the Prefect UI shows of a transform: one task per dbt invocation (not
+    one per node), dbt's line for each node in the run's log, and the report."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["transform"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+        this_run = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+        tasks = client.read_task_runs(flow_run_filter=this_run)
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        (report,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["transform-report"])),
+            flow_run_filter=this_run,
+        )
+    assert [t.name.rsplit("-", 1)[0] for t in tasks] == ["dbt build"]
+    assert all(t.state is not None and t.state.is_completed() for t in tasks)
+    messages = "\n".join(log.message for log in logs)
+    # One result line per node, e.g. "3 of 118 OK created sql incremental model silver.events".
+    assert re.search(r"\d+ of \d+ OK created sql incremental model silver\.events\b", messages)
+    assert re.search(r"\d+ of \d+ PASS not_null_events_event_id\b", messages), messages[-2000:]
+    assert "Task run None" not in messages
+    assert "| events | success |" in report.data
 
 
 def test_maintenance_merges_files_expires_snapshots_and_changes_no_row(served) -> None:
