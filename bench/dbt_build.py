@@ -14,8 +14,14 @@ Then: a full `dbt build` (models and tests), and --rounds rounds of increments
 of 10,000 new events and about 1,000 order changes, each followed by the
 scheduled transform's `dbt build` (data tests on the changed rows, no unit
 tests or whole-table audits: those check logic and history, and run in CI and
-full builds) or by a `dbt run`; the median and the slowest of each.
-Run: `uv run python bench/dbt_build.py [--scale 10] [--growth volume] [--lake DIR] [--rounds 3]`.
+full builds) or by a `dbt run`; the median and the slowest of each. With
+--transform-flow, a third command takes its turn: the transform flow itself
+(flows/transform.py, run in this process, as `streamlake serve` runs it,
+against Prefect's temporary server), so that its overhead over the bare `dbt build`
+of the same increment shows; the flow's report gives the time of its dbt
+invocation apart.
+Run: `uv run python bench/dbt_build.py [--scale 10] [--growth volume] [--lake DIR] [--rounds 3]
+[--transform-flow]`.
 Targets (issue 3): full build <= 30 s, incremental <= 10 s flat as tables grow,
 peak memory < 2 GB.
 """
@@ -31,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,7 +52,7 @@ from flows.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402
 from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.simulator.feed import feed  # noqa: E402
 from flows.simulator.workload import WorkloadConfig, generate  # noqa: E402
-from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: E402
+from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE, transform  # noqa: E402
 from ingestion.invocation import Clock, utc_now  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
@@ -184,6 +191,11 @@ def main() -> None:
         "the same daily volume, as tables grow in a running pipeline (default), or --scale "
         "times the daily volume over the same 60 days",
     )
+    parser.add_argument(
+        "--transform-flow",
+        action="store_true",
+        help="also run the transform flow after its own increments (Prefect's temporary server)",
+    )
     args = parser.parse_args()
     for name in ("scale", "rounds"):
         if getattr(args, name) < 1:
@@ -201,8 +213,9 @@ def main() -> None:
     files_before, files_after = compact_history(settings)
     print(f"compacted {files_before:,} Bronze files of closed days into {files_after:,}")
     if reused:
-        records, landing = count_bronze(settings), float("nan")
+        # Bronze copied from another lake has no catalog yet: count after the build.
         full, full_peak = dbt(settings, "build", "--full-refresh")
+        records, landing = count_bronze(settings), float("nan")
     else:
         full, full_peak = dbt(settings, "build")
 
@@ -213,12 +226,18 @@ def main() -> None:
     time.sleep(lookback)
     # The scheduled transform's build (models and the data tests of the changed
     # rows) and a bare `dbt run`, alternately, each after its own increment.
-    commands = (("dbt build", SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE), ("dbt run", ["run"], "all"))
-    increments: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in commands}
+    commands: list[tuple[str, Callable[[], tuple[float, float]]]] = [
+        ("dbt build", lambda: dbt(settings, *SCHEDULED_BUILD, test_scope=SCHEDULED_TEST_SCOPE)),
+        ("dbt run", lambda: dbt(settings, "run")),
+    ]
+    flow_dbt_seconds: list[float] = []
+    if args.transform_flow:
+        commands.append(("transform flow", transform_flow(settings, flow_dbt_seconds)))
+    increments: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in commands}
     # Seeds (and so sequence numbers and order ids) no earlier run of the bench used.
     first_seed = 1_000 + int(time.time()) % 1_000 * 10 if reused else 900
     for round_ in range(args.rounds):
-        for index, (label, command, scope) in enumerate(commands):
+        for index, (label, command) in enumerate(commands):
             seed = first_seed + len(commands) * round_ + index
             land(
                 settings,
@@ -234,7 +253,7 @@ def main() -> None:
                     emit_reference_data=False,
                 ),
             )
-            increments[label].append(dbt(settings, *command, test_scope=scope))
+            increments[label].append(command())
             print(f"  round {round_ + 1}: {label} {increments[label][-1][0]:.1f} s", flush=True)
 
     print(json.dumps({"scale": args.scale, "records": records}))
@@ -254,6 +273,34 @@ def main() -> None:
             f"max {max(walls):.1f} s wall (dbt start-up included), "
             f"peak {max(peak for _, peak in figures):,.0f} MB"
         )
+    if flow_dbt_seconds:
+        medians = {name: statistics.median(w for w, _ in runs) for name, runs in increments.items()}
+        print(
+            f"transform flow: its dbt invocation {statistics.median(flow_dbt_seconds):.1f} s "
+            f"(median); the flow's median minus the bare dbt build's: "
+            f"{medians['transform flow'] - medians['dbt build']:+.1f} s"
+        )
+
+
+def transform_flow(
+    settings: Settings, dbt_seconds: list[float]
+) -> Callable[[], tuple[float, float]]:
+    """The transform flow as `streamlake serve` runs it, in this process. Prefect was
+    imported with this module (flows.transform) and no API URL, so its first flow
+    run starts Prefect's temporary server, a real server process, for the run."""
+    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
+
+    def run() -> tuple[float, float]:
+        started = time.perf_counter()
+        report = transform(if_busy="wait")
+        elapsed = time.perf_counter() - started
+        assert report.invocation is not None and report.invocation.success
+        dbt_seconds.append(report.invocation.seconds)
+        # This process's peak: it holds Prefect and dbt both.
+        status = Path("/proc/self/status").read_text().split("VmHWM:")[1]
+        return elapsed, int(status.split()[0]) / 1024
+
+    return run
 
 
 if __name__ == "__main__":

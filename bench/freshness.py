@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,17 +41,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.lakehouse import open_lake  # noqa: E402
-from flows.prefect_server import ensure_server, server_environment, stop_server  # noqa: E402
+from flows.prefect_server import (  # noqa: E402
+    ensure_server,
+    free_port,
+    server_environment,
+    stop_server,
+)
 from flows.simulator.slices import land_slice  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 from ingestion.store import LakeStore  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _land_forever(
@@ -187,7 +185,7 @@ def start_pipeline(prefix: str) -> tuple[Path, Settings, Any]:
     home = Path(tempfile.mkdtemp(prefix=prefix))
     settings = Settings(
         lake_root=str(home / "lake"),
-        prefect_port=_free_port(),
+        prefect_port=free_port(),
         prefect_home=str(home / "prefect"),
     )
     os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root

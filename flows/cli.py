@@ -86,7 +86,7 @@ def prefect_api(settings: Settings) -> Iterator[None]:
 
     The server's address goes into the environment before Prefect is first
     imported, which is when Prefect reads it. (A context from temporary_settings
-    does not reach the threads prefect-dbt reports from; they would start a
+    does not reach the threads dbt reports its events from; they would start a
     temporary server of their own.)
     """
     if ensure_server(settings):

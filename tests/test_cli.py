@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.prefect_server import free_port
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 from tests.conftest import read_area
@@ -56,17 +56,11 @@ def test_simulate_lands_the_workload_and_shows_the_lake(tmp_path) -> None:
     assert (lake / "_logs" / "ingestion.jsonl").stat().st_size > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_run_is_the_main_job(tmp_path) -> None:
     """The main job starts a real Prefect server, runs the transform flow on it, and
     leaves the server up for the UI until `server-stop`."""
-    port = _free_port()
+    port = free_port()
     env = {
         "STREAMLAKE_LAKE_ROOT": str(tmp_path / "demo"),
         "STREAMLAKE_PREFECT_PORT": str(port),
@@ -191,7 +185,7 @@ def test_a_bad_lake_root_gets_one_line_before_any_work(tmp_path, command, root) 
     }[root]
     (tmp_path / "file").write_text("x")
     # A port nothing listens on: a command that started a Prefect server would hang or say so.
-    env = {"STREAMLAKE_PREFECT_PORT": str(_free_port()), "STREAMLAKE_PREFECT_HOME": str(tmp_path)}
+    env = {"STREAMLAKE_PREFECT_PORT": str(free_port()), "STREAMLAKE_PREFECT_HOME": str(tmp_path)}
     result = streamlake(*command, "--lake-root", target, env=env, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error:"), result.stderr
