@@ -2,32 +2,50 @@
 
 `streamlake serve` serves them against the local Prefect server; on AWS the
 same module runs inside a Prefect worker's environment. Intervals and the
-maintenance cron come from the settings.
+maintenance cron come from the settings. Besides its interval, the transform
+starts as soon as new Bronze lands (flows/bronze_watch.py polls for it).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import UTC, datetime, timedelta
 
 from prefect import serve
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterExpectedStartTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.deployments import run_deployment
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.backfill import backfill
+from flows.bronze_watch import TransformTrigger, poll_seconds, watch
 from flows.export import export
 from flows.ingest import ingest
 from flows.maintenance import maintenance
 from flows.transform import transform
 from ingestion.settings import Settings
+from ingestion.store import LakeStore
 
 # An ingest run lands a slice every few seconds for a minute, then the next run
 # carries on; a stopped server loses at most one minute of simulated traffic.
 INGEST_RUN_SECONDS = 60
+TRANSFORM = "transform"
+# A run in these states, due now or earlier, is one the trigger must not add to.
+_UNDER_WAY = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
 
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
     declared = [
         transform.to_deployment(
-            name="transform",
+            name=TRANSFORM,
             interval=timedelta(seconds=settings.transform_interval_seconds),
             parameters={"if_busy": "skip"},
             description="dbt build of Silver and Gold, then the alert rules.",
@@ -52,5 +70,44 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
     return declared
 
 
+def transform_trigger(settings: Settings) -> TransformTrigger:
+    """Starts a run of the served transform deployment when new Bronze has landed,
+    unless one is running or due (a scheduled run past its start time)."""
+
+    def start() -> None:
+        run_deployment(
+            name=f"{transform.name}/{TRANSFORM}",
+            parameters={"if_busy": "skip"},
+            timeout=0,
+            as_subflow=False,
+        )
+
+    def busy() -> bool:
+        with get_client(sync_client=True) as client:
+            under_way = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[TRANSFORM])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_UNDER_WAY)),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
+                ),
+                limit=1,
+            )
+        return bool(under_way)
+
+    return TransformTrigger(LakeStore.from_settings(settings), start=start, busy=busy)
+
+
 def serve_all(settings: Settings) -> None:
-    serve(*deployments(settings))
+    stop = threading.Event()
+    every = poll_seconds(settings)
+    if every > 0:
+        threading.Thread(
+            target=watch,
+            args=(transform_trigger(settings), every, stop),
+            name="bronze-watch",
+            daemon=True,
+        ).start()
+    try:
+        serve(*deployments(settings))
+    finally:
+        stop.set()

@@ -107,6 +107,14 @@ class Settings(BaseSettings):
         default=".prefect", description="The local Prefect server's database and logs."
     )
     transform_interval_seconds: int = Field(default=300, gt=0)
+    transform_poll_seconds: float = Field(
+        default=5,
+        ge=0,
+        description=(
+            "How often `streamlake serve` looks for new Bronze to start a transform at once; "
+            "0: on the interval alone. Off on the aws target unless set."
+        ),
+    )
     maintenance_cron: str = "0 3 * * *"
     ingest_interval_seconds: float = Field(
         default=5, gt=0, description="How often the local ingest flow lands a batch."

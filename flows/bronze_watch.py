@@ -1,0 +1,90 @@
+"""New Bronze, noticed: what `streamlake serve` polls to start a transform as soon as data lands.
+
+The handlers write each batch under its landing day's partition
+(bronze/<source>/dt=YYYY-MM-DD/), and only the daily maintenance rewrites
+files, those of closed days. So the files of today's and yesterday's
+partitions (yesterday's for a batch that landed just before midnight) are all
+that can be new: a listing of them, compared with the previous one, says
+whether a transform has work. On S3 that is one LIST a source and day.
+
+A transform is started when new Bronze has been seen and none is running or
+due; Bronze that lands while one runs starts the next one when it has
+finished. The writer lock (flows/writer_lock.py) stays the only guard against
+two writers: a transform started while another holds the lock skips.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from ingestion.bronze_catalog import BRONZE_TABLES
+from ingestion.settings import Settings
+from ingestion.store import LakeStore
+
+logger = logging.getLogger(__name__)
+
+
+def recent_bronze(store: LakeStore, today: date) -> frozenset[str]:
+    """The Bronze files of today's and yesterday's partitions, every source."""
+    files: set[str] = set()
+    for table in BRONZE_TABLES:
+        for day in (today - timedelta(days=1), today):
+            files.update(store.list_files(f"{table.prefix}/dt={day.isoformat()}/", ".parquet"))
+    return frozenset(files)
+
+
+def poll_seconds(settings: Settings) -> float:
+    """How often to look for new Bronze; 0: never (the schedule alone).
+
+    On by default on the local target. Off on aws unless set: there every
+    transform is billed per Athena statement, and Bronze lands all the time."""
+    if settings.target == "aws" and "transform_poll_seconds" not in settings.model_fields_set:
+        return 0
+    return settings.transform_poll_seconds
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class TransformTrigger:
+    """Starts a transform when new Bronze has landed and no transform is running or due."""
+
+    store: LakeStore
+    start: Callable[[], None]
+    busy: Callable[[], bool]
+    today: Callable[[], date] = _utc_today
+    seen: frozenset[str] = field(default_factory=frozenset)
+    pending: bool = False
+
+    def prime(self) -> None:
+        """What has landed already is the scheduled run's to pick up."""
+        self.seen = recent_bronze(self.store, self.today())
+
+    def poll(self) -> bool:
+        """One look at Bronze; True when it started a transform."""
+        current = recent_bronze(self.store, self.today())
+        if current - self.seen:
+            self.pending = True
+        self.seen = current
+        if self.pending and not self.busy():
+            self.start()
+            self.pending = False
+            return True
+        return False
+
+
+def watch(trigger: TransformTrigger, poll_seconds: float, stop: threading.Event) -> None:
+    """Poll until stopped; a failed look (S3 or the Prefect API unreachable) is retried."""
+    trigger.prime()
+    while not stop.wait(poll_seconds):
+        try:
+            if trigger.poll():
+                logger.info("new Bronze landed: transform started")
+        except Exception as error:  # the watch must outlive a failed look
+            logger.warning("Bronze watch: %s; trying again in %.0f s", error, poll_seconds)

@@ -1,0 +1,89 @@
+"""The served pipeline's trigger: a transform starts when new Bronze lands, never two at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flows.bronze_watch import TransformTrigger, poll_seconds, recent_bronze
+from flows.simulator.slices import land_slice
+from ingestion.settings import Settings
+from ingestion.store import LakeStore
+
+
+def _trigger(store: LakeStore, busy: list[bool]) -> tuple[TransformTrigger, list[int]]:
+    started: list[int] = []
+    trigger = TransformTrigger(
+        store, start=lambda: started.append(len(started) + 1), busy=lambda: busy[0]
+    )
+    return trigger, started
+
+
+def test_new_bronze_starts_one_transform_and_waits_while_one_runs(
+    settings: Settings, store: LakeStore
+) -> None:
+    busy = [False]
+    trigger, started = _trigger(store, busy)
+    land_slice(settings, store, 0, 200, 20)
+    trigger.prime()  # what landed before the watch began is the schedule's
+    assert not trigger.poll() and started == []
+
+    land_slice(settings, store, 1, 200, 20)
+    assert trigger.poll() and started == [1]
+    assert not trigger.poll() and started == [1]  # nothing new since
+
+    busy[0] = True  # a transform runs: Bronze that lands now waits for the next one
+    land_slice(settings, store, 2, 200, 20)
+    assert not trigger.poll() and trigger.pending
+    assert not trigger.poll() and started == [1]
+    busy[0] = False
+    assert trigger.poll() and started == [1, 2] and not trigger.pending
+
+
+def test_only_the_last_two_days_partitions_are_listed(settings: Settings, store: LakeStore) -> None:
+    today = datetime.now(UTC).date()
+    land_slice(settings, store, 0, 100, 10)
+    landed = recent_bronze(store, today)
+    assert landed and all(f"dt={today.isoformat()}/" in path for path in landed)
+    # Three days on, today's files are no longer where new Bronze can be.
+    assert recent_bronze(store, today + timedelta(days=3)) == frozenset()
+
+
+def test_the_poll_is_on_locally_and_off_on_aws_unless_set(tmp_path) -> None:
+    assert poll_seconds(Settings(lake_root=str(tmp_path))) == 5
+    aws = Settings(target="aws", lake_root="s3://bucket/lake")
+    assert poll_seconds(aws) == 0  # each Athena run is billed: the interval alone
+    chosen = Settings(target="aws", lake_root="s3://bucket/lake", transform_poll_seconds=30)
+    assert poll_seconds(chosen) == 30
+
+
+@pytest.mark.slow
+def test_the_served_trigger_starts_the_transform_deployment_once(
+    prefect_api, settings: Settings, store: LakeStore
+) -> None:
+    """Through the Prefect API: start() asks for a run of the served transform
+    deployment, and while that run is due busy() holds the next one back."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from flows.deployments import transform_trigger
+    from flows.transform import transform
+
+    deployment_id = transform.to_deployment(name="transform").apply()
+    trigger = transform_trigger(settings)
+    assert trigger.store.uri == store.uri
+    trigger.prime()
+    try:
+        assert not trigger.busy()
+        land_slice(settings, store, 0, 100, 10)
+        assert trigger.poll()
+        assert trigger.busy()  # the run it asked for is due and not finished
+        land_slice(settings, store, 1, 100, 10)
+        assert not trigger.poll() and trigger.pending
+    finally:
+        with get_client(sync_client=True) as client:
+            ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            for run in client.read_flow_runs(deployment_filter=ours):
+                client.delete_flow_run(run.id)
+            client.delete_deployment(deployment_id)
