@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -84,6 +85,54 @@ def test_the_served_trigger_starts_the_transform_deployment_once(
     finally:
         with get_client(sync_client=True) as client:
             ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            for run in client.read_flow_runs(deployment_filter=ours):
+                client.delete_flow_run(run.id)
+            client.delete_deployment(deployment_id)
+
+
+@pytest.mark.slow
+def test_serving_watches_bronze_and_asks_for_a_transform_when_it_lands(
+    prefect_api, settings: Settings, store: LakeStore, monkeypatch
+) -> None:
+    """serve_all runs the watch beside Prefect's serve (here a stand-in that
+    blocks until told): a slice landed while serving becomes a transform run."""
+    import threading
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from flows import deployments
+    from flows.transform import transform
+
+    deployment_id = transform.to_deployment(name="transform").apply()
+    ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+    served, stop_serving = threading.Event(), threading.Event()
+
+    def serve_stand_in(*_: object) -> None:
+        served.set()
+        stop_serving.wait(60)
+
+    monkeypatch.setattr(deployments, "serve", serve_stand_in)
+    quick = settings.model_copy(update={"transform_poll_seconds": 0.2})
+    serving = threading.Thread(target=deployments.serve_all, args=(quick,), daemon=True)
+    serving.start()
+    try:
+        assert served.wait(30)
+        time.sleep(1)  # the watch's first look: nothing new yet
+        with get_client(sync_client=True) as client:
+            assert client.read_flow_runs(deployment_filter=ours) == []
+            land_slice(settings, store, 0, 100, 10)
+            deadline = time.monotonic() + 30
+            while not client.read_flow_runs(deployment_filter=ours):
+                assert time.monotonic() < deadline, "no transform run asked for"
+                time.sleep(0.2)
+            time.sleep(1)  # further looks see the run due: no second one
+            (run,) = client.read_flow_runs(deployment_filter=ours)
+            assert run.parameters == {"if_busy": "skip"}
+    finally:
+        stop_serving.set()
+        serving.join(30)
+        with get_client(sync_client=True) as client:
             for run in client.read_flow_runs(deployment_filter=ours):
                 client.delete_flow_run(run.id)
             client.delete_deployment(deployment_id)
