@@ -4,11 +4,12 @@ dbt runs in this process through its programmatic runner (dbtRunner), as one
 Prefect task ("dbt build", ...) when called inside a flow, with dbt's log lines
 (each node's start and result, warnings, errors) sent to that task's log. It
 used to be prefect-dbt's PrefectDbtRunner, which makes every model and test a
-Prefect task of its own: about 0.15 s of Prefect bookkeeping a node, some 15 s
-a scheduled run of ~90 nodes, for task runs the Prefect UI shows in a list
-nobody reads. What a user looks for is in the run's artifact (rows changed per
-model, tests passed, warned and failed) and in the failure, which names the
-failing node (DbtInvocation.raise_for_failure).
+Prefect task of its own: a scheduled run of ~100 nodes took 27.6 s longer than
+a bare `dbt build` of the same increment at scale 1, now 0.5 s less
+(`bench/dbt_build.py --transform-flow`, README "Benchmarks"), for task runs
+the Prefect UI showed in a list nobody reads. What a user looks for is in the
+run's artifact (rows changed per model, tests passed, warned and failed) and
+in the failure, which names the failing node (DbtInvocation.raise_for_failure).
 
 dbt-duckdb keeps its DuckDB (and so the DuckLake catalog) open for the life of
 the process, and a catalog can be attached once per process, so every
