@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from ingestion.bronze_catalog import BRONZE_TABLES
+from ingestion.landing import partition_path
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
@@ -33,7 +34,8 @@ def recent_bronze(store: LakeStore, today: date) -> frozenset[str]:
     files: set[str] = set()
     for table in BRONZE_TABLES:
         for day in (today - timedelta(days=1), today):
-            files.update(store.list_files(f"{table.prefix}/dt={day.isoformat()}/", ".parquet"))
+            folder = partition_path("bronze", table.name, day.isoformat(), "")
+            files.update(store.list_files(folder, ".parquet"))
     return frozenset(files)
 
 

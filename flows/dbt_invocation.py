@@ -120,7 +120,7 @@ def invoke_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all
     """Run one dbt command in this process: a Prefect task of its own inside a flow."""
     if FlowRunContext.get() is None:
         return _invoke(settings, args, test_scope, forward_logs=False)
-    run_as_task = task(_invoke, name=f"dbt {args[0]}" if args else "dbt", log_prints=True)
+    run_as_task = task(_invoke, name=f"dbt {args[0]}" if args else "dbt")
     return run_as_task(settings, args, test_scope, forward_logs=True)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -59,53 +61,57 @@ def test_the_poll_is_on_locally_and_off_on_aws_unless_set(tmp_path) -> None:
     assert poll_seconds(chosen) == 30
 
 
-@pytest.mark.slow
-def test_the_served_trigger_starts_the_transform_deployment_once(
-    prefect_api, settings: Settings, store: LakeStore
-) -> None:
-    """Through the Prefect API: start() asks for a run of the served transform
-    deployment, and while that run is due busy() holds the next one back."""
+@pytest.fixture
+def transform_deployment(prefect_api) -> Iterator[Any]:
+    """The transform deployment registered as `streamlake serve` registers it (no
+    runner executes its runs); a filter for its runs. Runs and deployment are
+    deleted afterwards, so that no other test sees them."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-    from flows.deployments import transform_trigger
     from flows.transform import transform
 
     deployment_id = transform.to_deployment(name="transform").apply()
+    ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+    yield ours
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(deployment_filter=ours):
+            client.delete_flow_run(run.id)
+        client.delete_deployment(deployment_id)
+
+
+@pytest.mark.slow
+def test_the_served_trigger_starts_the_transform_deployment_once(
+    transform_deployment, settings: Settings, store: LakeStore
+) -> None:
+    """Through the Prefect API: start() asks for a run of the served transform
+    deployment, and while that run is due busy() holds the next one back."""
+    from flows.deployments import transform_trigger
+
     trigger = transform_trigger(settings)
     assert trigger.store.uri == store.uri
     trigger.prime()
-    try:
-        assert not trigger.busy()
-        land_slice(settings, store, 0, 100, 10)
-        assert trigger.poll()
-        assert trigger.busy()  # the run it asked for is due and not finished
-        land_slice(settings, store, 1, 100, 10)
-        assert not trigger.poll() and trigger.pending
-    finally:
-        with get_client(sync_client=True) as client:
-            ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            for run in client.read_flow_runs(deployment_filter=ours):
-                client.delete_flow_run(run.id)
-            client.delete_deployment(deployment_id)
+    assert not trigger.busy()
+    land_slice(settings, store, 0, 100, 10)
+    assert trigger.poll()
+    assert trigger.busy()  # the run it asked for is due and not finished
+    land_slice(settings, store, 1, 100, 10)
+    assert not trigger.poll() and trigger.pending
 
 
 @pytest.mark.slow
 def test_serving_watches_bronze_and_asks_for_a_transform_when_it_lands(
-    prefect_api, settings: Settings, store: LakeStore, monkeypatch
+    transform_deployment, settings: Settings, store: LakeStore, monkeypatch
 ) -> None:
     """serve_all runs the watch beside Prefect's serve (here a stand-in that
     blocks until told): a slice landed while serving becomes a transform run."""
     import threading
 
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     from flows import deployments
-    from flows.transform import transform
 
-    deployment_id = transform.to_deployment(name="transform").apply()
-    ours = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+    ours = transform_deployment
     served, stop_serving = threading.Event(), threading.Event()
 
     def serve_stand_in(*_: object) -> None:
@@ -132,7 +138,3 @@ def test_serving_watches_bronze_and_asks_for_a_transform_when_it_lands(
     finally:
         stop_serving.set()
         serving.join(30)
-        with get_client(sync_client=True) as client:
-            for run in client.read_flow_runs(deployment_filter=ours):
-                client.delete_flow_run(run.id)
-            client.delete_deployment(deployment_id)
