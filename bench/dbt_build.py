@@ -20,8 +20,11 @@ full builds) or by a `dbt run`; the median and the slowest of each. With
 against Prefect's temporary server), so that its overhead over the bare `dbt build`
 of the same increment shows; the flow's report gives the time of its dbt
 invocation apart.
+With --worker, every dbt command runs in a fork of a warm dbt worker for the
+lake (`streamlake dbt-worker`, started by the bench after landing), as the
+project's dbt commands do when one is running.
 Run: `uv run python bench/dbt_build.py [--scale 10] [--growth volume] [--lake DIR] [--rounds 3]
-[--transform-flow]`.
+[--worker] [--transform-flow]`.
 Targets (issue 3): full build <= 30 s, incremental <= 10 s flat as tables grow,
 peak memory < 2 GB.
 """
@@ -29,6 +32,7 @@ peak memory < 2 GB.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -36,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -67,10 +72,9 @@ SLICE_ORDERS = 25_000
 # count in ru_maxrss).
 _DBT_CHILD = """
 import sys
-from flows.dbt_command import run
-code = run(sys.argv[1:])
-status = open("/proc/self/status").read().split("VmHWM:")[1]
-print("PEAK_MB", int(status.split()[0]) / 1024)
+from flows.dbt_command import run_measured
+code, peak_mb = run_measured(sys.argv[1:])
+print("PEAK_MB", peak_mb)
 sys.exit(code)
 """
 
@@ -171,7 +175,7 @@ def dbt(settings: Settings, *args: str, test_scope: TestScope = "all") -> tuple[
     return elapsed, peak
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument(
@@ -192,6 +196,11 @@ def main() -> None:
         "times the daily volume over the same 60 days",
     )
     parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="run every dbt command in a warm dbt worker for the lake (`streamlake dbt-worker`)",
+    )
+    parser.add_argument(
         "--transform-flow",
         action="store_true",
         help="also run the transform flow after its own increments (Prefect's temporary server)",
@@ -200,6 +209,11 @@ def main() -> None:
     for name in ("scale", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     lake = Path(args.lake) if args.lake else Path(tempfile.mkdtemp(prefix="streamlake-bench-"))
     settings = Settings(lake_root=str(lake / "lake"), log_level="WARNING")
     send_logs_to(open(os.devnull, "w"))  # noqa: SIM115
@@ -212,6 +226,8 @@ def main() -> None:
         records, landing = land_base(settings, args.scale, args.growth)
     files_before, files_after = compact_history(settings)
     print(f"compacted {files_before:,} Bronze files of closed days into {files_after:,}")
+    if args.worker:
+        start_worker(settings)
     if reused:
         # Bronze copied from another lake has no catalog yet: count after the build.
         full, full_peak = dbt(settings, "build", "--full-refresh")
@@ -280,6 +296,25 @@ def main() -> None:
             f"(median); the flow's median minus the bare dbt build's: "
             f"{medians['transform flow'] - medians['dbt build']:+.1f} s"
         )
+
+
+def start_worker(settings: Settings) -> None:
+    """`streamlake dbt-worker` for the lake, until this process ends; every dbt
+    command of the bench (flows.dbt_command) then runs in a fork of it."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "dbt-worker", "--lake-root", settings.lake_root],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None
+    ready = worker.stdout.readline()
+    if "listening" not in ready:
+        raise SystemExit(f"the dbt worker did not start: {ready}")
+    # Its one line per command would fill the pipe: read them away.
+    threading.Thread(target=worker.stdout.read, daemon=True).start()
+    atexit.register(worker.terminate)
+    print("dbt commands run in a dbt worker for the lake (streamlake dbt-worker)", flush=True)
 
 
 def transform_flow(

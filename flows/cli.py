@@ -22,7 +22,7 @@ from flows.dashboards.cli import dashboards_app
 from flows.emulate_athena import EmulationFailed, EmulatorBusy, EmulatorUnavailable
 from flows.emulate_athena_cli import emulate_app
 from flows.inventory import inventory, quarantine_reasons
-from flows.lakehouse import DbtFailed, layer_counts, open_lake, run_dbt
+from flows.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
 from flows.prefect_server import (
     PrefectServerError,
     ensure_server,
@@ -457,6 +457,30 @@ def serve(lake_root: LakeRootOption = None) -> None:
         names = ", ".join(d.name for d in deployments(settings))
         console.print(f"serving {names}; Prefect UI: [bold]{ui_url(settings)}[/]")
         serve_all(settings)
+
+
+@app.command("dbt-worker")
+def dbt_worker(lake_root: LakeRootOption = None) -> None:
+    """Keep dbt loaded for this lake: its dbt commands start in a fork of this process,
+    about 2 s sooner (Ctrl-C stops)."""
+    from flows import dbt_worker as worker  # noqa: PLC0415 (imports dbt)
+    from flows.dbt_command import run_here  # noqa: PLC0415
+
+    settings = _settings(lake_root)
+    path = worker.socket_path(dbt_target_path(settings))
+    worker.preload()
+    if worker.warm_up(settings, run_here) != 0:
+        raise UsageError("dbt could not parse the project (its output above says why)")
+    try:
+        worker.serve(
+            path,
+            run_here,
+            ready=lambda: console.print(
+                f"dbt worker for {settings.lake_root} listening at {path}", soft_wrap=True
+            ),
+        )
+    except worker.WorkerRunning as error:
+        raise UsageError(str(error)) from None
 
 
 @app.command("server-stop")

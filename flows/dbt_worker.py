@@ -1,0 +1,268 @@
+"""A warm dbt process for a lake: dbt imported once, every command in a fork of it.
+
+A dbt command in a new interpreter spends about 2 s importing dbt (mashumaro
+builds the serialisers of several hundred dataclasses) and its adapter before
+it reads the project: a fifth of an incremental `dbt run` at scale 1 on the
+2-core VM. The worker pays that once. `streamlake dbt-worker` imports dbt
+and dbt-duckdb, listens on a Unix socket named after the lake's dbt target
+folder, and for each command forks: the fork takes the caller's arguments,
+environment, working folder and standard streams (passed as file
+descriptors), runs dbt exactly as flows.dbt_command does in-process, and
+sends back the exit code. Each command is still a process of its own, so
+dbt-duckdb's process-wide DuckDB, dbt's global flags and a crash stay with
+that command, and the DuckLake catalog is attached by one process at a time,
+as before.
+
+The caller (flows.dbt_command) uses a worker when one listens for the lake
+and runs dbt in-process otherwise, so a worker is an optimisation, never a
+requirement. When the caller ends early, so does its command: a caller
+killed outright closes the socket and the fork kills itself; SIGINT and
+SIGTERM are forwarded. The worker never connects to DuckDB itself: a fork would copy
+a database's open catalog and its threads' locks mid-flight. (The native
+threads that numpy's OpenBLAS and Arrow's jemalloc start at import handle a
+fork themselves, as they do under multiprocessing's fork.)
+
+The worker keeps the Python code it started with: restart it after changing
+the project's Python (the dbt plugin, this package). dbt's project files
+(models, macros, YAML) are read per command, as always.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.lakehouse import PROJECT_DIR, dbt_environment
+from ingestion.settings import Settings
+
+_STREAMS = (0, 1, 2)
+# The fork's answer: exit code and its peak resident memory, one line.
+_ANSWER_END = b"\n"
+
+
+def socket_path(target_path: str | os.PathLike[str]) -> Path:
+    """The worker's socket for a dbt target folder (one worker per lake).
+
+    In the temporary folder, named by a hash of the target folder, because a
+    Unix socket's path must stay under about 100 bytes."""
+    digest = hashlib.sha256(str(Path(target_path).resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"streamlake-dbt-{digest}.sock"
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    exit_code: int
+    peak_mb: float  # VmHWM of the process that ran dbt
+
+
+def run_in_worker(path: Path, args: list[str]) -> WorkerResult | None:
+    """Run `dbt <args>` in the worker listening at `path`; None when none listens."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(str(path))
+    except OSError:  # no socket file, or a stale one a stopped worker left
+        client.close()
+        return None
+    with client:
+        request = json.dumps({"args": args, "env": dict(os.environ), "cwd": os.getcwd()})
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        socket.send_fds(client, [request.encode() + b"\n"], list(_STREAMS))
+        with _forwarding_signals(client):
+            answer = _read_until_end(client)
+    if not answer.endswith(_ANSWER_END):
+        print("dbt's process in the worker ended without an exit code", file=sys.stderr)
+        return WorkerResult(1, 0.0)
+    code, peak = answer.split()
+    return WorkerResult(int(code), float(peak))
+
+
+@contextlib.contextmanager
+def _forwarding_signals(client: socket.socket):
+    """SIGINT and SIGTERM to the caller reach dbt in the fork (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(OSError):
+            client.sendall(b"INT\n" if signum == signal.SIGINT else b"TERM\n")
+
+    saved = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def _read_until_end(connection: socket.socket) -> bytes:
+    received = b""
+    while not received.endswith(_ANSWER_END):
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def serve(
+    path: Path, run: Callable[[list[str]], int], ready: Callable[[], None] = lambda: None
+) -> None:
+    """Accept commands at `path` until SIGTERM or SIGINT; each runs `run(args)` in a fork."""
+    listener = _listen(path)
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        listener.close()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # Forks are reaped by the kernel: the worker never waits for a command.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    ready()
+    try:
+        while not stopping:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed by stop()
+                break
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            if os.fork() == 0:
+                listener.close()
+                _run_command(connection, run)  # never returns
+            connection.close()
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _listen(path: Path) -> socket.socket:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            pass  # nobody listens: a stale file, if any, is ours to replace
+        else:
+            raise WorkerRunning(f"a dbt worker already listens at {path}")
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    previous = os.umask(0o177)  # the socket runs commands as this user: this user only
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(previous)
+    listener.listen(16)
+    return listener
+
+
+class WorkerRunning(RuntimeError):
+    """Another worker already serves this lake."""
+
+
+def _run_command(connection: socket.socket, run: Callable[[list[str]], int]) -> None:
+    """In the fork: become the caller's dbt process, run, answer, exit."""
+    code = 1
+    try:
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        request, streams = _receive_request(connection)
+        # One line in the worker's own output per command, before the fork takes the caller's.
+        print(f"dbt {' '.join(request['args'])} (process {os.getpid()})", flush=True)
+        for fd, stream in zip(streams, _STREAMS, strict=True):
+            os.dup2(fd, stream)
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        sys.argv = ["dbt", *request["args"]]
+        threading.Thread(target=_follow_caller, args=(connection,), daemon=True).start()
+        code = run(request["args"])
+    except BaseException as exc:  # the fork must answer, whatever happened
+        print(f"dbt worker: {type(exc).__name__}: {exc}", file=sys.stderr)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        with contextlib.suppress(OSError):
+            connection.sendall(f"{code} {peak_mb()}".encode() + _ANSWER_END)
+        os._exit(code)
+
+
+def _receive_request(connection: socket.socket) -> tuple[dict, list[int]]:
+    """The caller's request and its standard streams (file descriptors)."""
+    data, fds, _flags, _address = socket.recv_fds(connection, 1 << 16, len(_STREAMS))
+    if len(fds) != len(_STREAMS):
+        raise RuntimeError(f"expected the caller's 3 standard streams, got {len(fds)}")
+    while not data.endswith(b"\n"):
+        chunk = connection.recv(1 << 16)
+        if not chunk:
+            raise RuntimeError("the caller went away before its request was complete")
+        data += chunk
+    return json.loads(data), fds
+
+
+def _follow_caller(connection: socket.socket) -> None:
+    """The caller's signals, and its end: a caller gone means no one awaits this command."""
+    while True:
+        try:
+            message = connection.recv(64)
+        except OSError:
+            message = b""
+        if not message:
+            os.kill(os.getpid(), signal.SIGKILL)
+        for line in message.split():
+            os.kill(os.getpid(), signal.SIGINT if line == b"INT" else signal.SIGTERM)
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory (VmHWM, Linux), in MB; 0 where unknown."""
+    status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
+    if "VmHWM:" not in status:
+        return 0.0
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def warm_up(settings: Settings, run: Callable[[list[str]], int]) -> int:
+    """`dbt parse` of the project for this lake, in the worker, before it serves.
+
+    The forks then start with what a parse fills (dbt's Jinja environment, the
+    adapter's macros, the artifacts' deserialisers): about 0.7 s of each
+    command's set-up on the 2-core VM. A parse opens no DuckDB connection, so
+    the worker stays safe to fork. Returns dbt's exit code."""
+    os.environ.update(dbt_environment(settings))
+    project = str(PROJECT_DIR)
+    return run(["parse", "--quiet", "--project-dir", project, "--profiles-dir", project])
+
+
+def preload() -> None:
+    """What every command imports, imported once here with the collector off."""
+    gc.disable()
+    try:
+        import dbt.adapters.duckdb  # noqa: PLC0415
+        import dbt.adapters.duckdb.impl  # noqa: PLC0415
+        import dbt.cli.main  # noqa: PLC0415
+        import dbt.task.run  # noqa: F401, PLC0415
+
+        import flows.dbt_duckdb_plugin  # noqa: F401, PLC0415
+    finally:
+        gc.freeze()
+        gc.enable()
