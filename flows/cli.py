@@ -469,17 +469,16 @@ def dbt_worker(lake_root: LakeRootOption = None) -> None:
     settings = _settings(lake_root)
     path = worker.socket_path(dbt_target_path(settings))
     worker.preload()
-    if worker.warm_up(settings, run_here) != 0:
-        raise UsageError("dbt could not parse the project (its output above says why)")
     try:
+        parsed = worker.warm_up(settings)
         worker.serve(
             path,
-            run_here,
+            worker.commands(parsed, run_here),
             ready=lambda: console.print(
                 f"dbt worker for {settings.lake_root} listening at {path}", soft_wrap=True
             ),
         )
-    except worker.WorkerRunning as error:
+    except (worker.WorkerRunning, worker.WarmUpFailed) as error:
         raise UsageError(str(error)) from None
 
 

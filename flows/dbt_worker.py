@@ -22,9 +22,11 @@ a database's open catalog and its threads' locks mid-flight. (The native
 threads that numpy's OpenBLAS and Arrow's jemalloc start at import handle a
 fork themselves, as they do under multiprocessing's fork.)
 
-The worker keeps the Python code it started with: restart it after changing
-the project's Python (the dbt plugin, this package). dbt's project files
-(models, macros, YAML) are read per command, as always.
+The worker parses the project once, and its forks reuse that parse while
+nothing it was parsed from has changed (flows/parsed_project.py); otherwise
+they parse as any dbt command does. The worker keeps the Python code it
+started with: restart it after changing the project's Python (the dbt
+plugin, this package).
 """
 
 from __future__ import annotations
@@ -42,9 +44,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flows.lakehouse import PROJECT_DIR, dbt_environment
-from ingestion.settings import Settings
+# The caller's side (run_in_worker) runs in every dbt command's process and
+# imports the standard library only; the worker's side imports the rest.
+if TYPE_CHECKING:
+    from flows.parsed_project import ParsedProject
+    from ingestion.settings import Settings
 
 _STREAMS = (0, 1, 2)
 # The fork's answer: exit code and its peak resident memory, one line.
@@ -117,10 +123,13 @@ def _read_until_end(connection: socket.socket) -> bytes:
     return received
 
 
-def serve(
-    path: Path, run: Callable[[list[str]], int], ready: Callable[[], None] = lambda: None
-) -> None:
-    """Accept commands at `path` until SIGTERM or SIGINT; each runs `run(args)` in a fork."""
+# What a fork does with a request's arguments and environment: a note for the
+# worker's log, and the command to run.
+Prepare = Callable[[list[str], dict[str, str]], tuple[str, Callable[[], int]]]
+
+
+def serve(path: Path, prepare: Prepare, ready: Callable[[], None] = lambda: None) -> None:
+    """Accept commands at `path` until SIGTERM or SIGINT; each runs in a fork."""
     listener = _listen(path)
     stopping = False
 
@@ -144,7 +153,7 @@ def serve(
                 stream.flush()
             if os.fork() == 0:
                 listener.close()
-                _run_command(connection, run)  # never returns
+                _run_command(connection, prepare)  # never returns
             connection.close()
     finally:
         listener.close()
@@ -177,7 +186,7 @@ class WorkerRunning(RuntimeError):
     """Another worker already serves this lake."""
 
 
-def _run_command(connection: socket.socket, run: Callable[[list[str]], int]) -> None:
+def _run_command(connection: socket.socket, prepare: Prepare) -> None:
     """In the fork: become the caller's dbt process, run, answer, exit."""
     code = 1
     try:
@@ -185,17 +194,18 @@ def _run_command(connection: socket.socket, run: Callable[[list[str]], int]) -> 
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         request, streams = _receive_request(connection)
-        # One line in the worker's own output per command, before the fork takes the caller's.
-        print(f"dbt {' '.join(request['args'])} (process {os.getpid()})", flush=True)
-        for fd, stream in zip(streams, _STREAMS, strict=True):
-            os.dup2(fd, stream)
-            os.close(fd)
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         sys.argv = ["dbt", *request["args"]]
+        note, command = prepare(request["args"], request["env"])
+        # One line in the worker's own output per command, before the fork takes the caller's.
+        print(f"dbt {' '.join(request['args'])} (process {os.getpid()}; {note})", flush=True)
+        for fd, stream in zip(streams, _STREAMS, strict=True):
+            os.dup2(fd, stream)
+            os.close(fd)
         threading.Thread(target=_follow_caller, args=(connection,), daemon=True).start()
-        code = run(request["args"])
+        code = command()
     except BaseException as exc:  # the fork must answer, whatever happened
         print(f"dbt worker: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:
@@ -241,16 +251,44 @@ def peak_mb() -> float:
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
-def warm_up(settings: Settings, run: Callable[[list[str]], int]) -> int:
+class WarmUpFailed(RuntimeError):
+    """The worker's parse of the project failed (dbt's output says why)."""
+
+
+def warm_up(settings: Settings) -> ParsedProject:
     """`dbt parse` of the project for this lake, in the worker, before it serves.
 
-    The forks then start with what a parse fills (dbt's Jinja environment, the
-    adapter's macros, the artifacts' deserialisers): about 0.7 s of each
-    command's set-up on the 2-core VM. A parse opens no DuckDB connection, so
-    the worker stays safe to fork. Returns dbt's exit code."""
+    The forks start with what a parse fills (dbt's Jinja environment, the
+    adapter's macros, the artifacts' deserialisers), and reuse its manifest
+    while nothing it was parsed from changes (flows/parsed_project.py). A
+    parse opens no DuckDB connection, so the worker stays safe to fork."""
+    from dbt.cli.main import dbtRunner  # noqa: PLC0415 (preloaded)
+
+    from flows.lakehouse import PROJECT_DIR, dbt_environment  # noqa: PLC0415
+    from flows.parsed_project import ParsedProject  # noqa: PLC0415
+
     os.environ.update(dbt_environment(settings))
     project = str(PROJECT_DIR)
-    return run(["parse", "--quiet", "--project-dir", project, "--profiles-dir", project])
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", project, "--profiles-dir", project]
+    )
+    if not result.success:
+        raise WarmUpFailed(f"dbt could not parse the project: {result.exception or 'see above'}")
+    gc.freeze()  # the manifest stays for the worker's life
+    return ParsedProject.of(result.result, os.environ)
+
+
+def commands(parsed: ParsedProject, run_here: Callable[[list[str]], int]) -> Prepare:
+    """A fork runs on the worker's parse when it may, else dbt's usual way (run_here)."""
+    from flows.parsed_project import run_on  # noqa: PLC0415
+
+    def prepare(args: list[str], environment: dict[str, str]) -> tuple[str, Callable[[], int]]:
+        why_not = parsed.reusable_for(args, environment)
+        if why_not is None:
+            return "the worker's parse", lambda: run_on(parsed, args)
+        return f"parses: {why_not}", lambda: run_here(args)
+
+    return prepare
 
 
 def preload() -> None:

@@ -3,11 +3,13 @@ streams, environment, exit code and fate."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from flows import dbt_worker
+from ingestion.settings import Settings
 from tests.test_dbt_command import launch, tiny_project
 
 PYTHON = sys.executable
@@ -30,6 +33,9 @@ from flows.dbt_command import run_here
 
 pids = Path(sys.argv[2])
 
+def prepare(args, environment):
+    return "as the test asks", lambda: run(args)
+
 def run(args):
     with pids.open("a") as noted:
         noted.write(f"{os.getpid()}\\n")
@@ -43,7 +49,7 @@ def run(args):
     return run_here(args)
 
 dbt_worker.preload()
-dbt_worker.serve(Path(sys.argv[1]), run, ready=lambda: print("ready", flush=True))
+dbt_worker.serve(Path(sys.argv[1]), prepare, ready=lambda: print("ready", flush=True))
 """
 
 
@@ -188,11 +194,34 @@ def test_without_a_worker_the_command_runs_in_process(tmp_path) -> None:
 def test_one_worker_per_lake_and_a_stopped_worker_removes_its_socket(tmp_path, worker) -> None:
     socket, _pids, process = worker
     with pytest.raises(dbt_worker.WorkerRunning, match="already listens"):
-        dbt_worker.serve(socket, lambda args: 0)
+        dbt_worker.serve(socket, lambda args, environment: ("", lambda: 0))
     process.terminate()
     assert process.wait(timeout=30) == 0
     assert not socket.exists()
     assert dbt_worker.run_in_worker(socket, ["run"]) is None
+
+
+@contextlib.contextmanager
+def dbt_worker_for(settings: Settings) -> Iterator[list[str]]:
+    """`streamlake dbt-worker` for a lake while the block runs; yields the lines
+    it has written so far (one per command it served)."""
+    worker = subprocess.Popen(
+        [PYTHON, "-m", "flows.cli", "dbt-worker", "--lake-root", settings.lake_root],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None
+    assert "listening at" in worker.stdout.readline()
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout), daemon=True)
+    reader.start()
+    try:
+        yield lines
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        reader.join(timeout=10)
 
 
 def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
