@@ -295,10 +295,20 @@ def preload() -> None:
     """What every command imports, imported once here with the collector off."""
     gc.disable()
     try:
+        import multiprocessing  # noqa: PLC0415
+
+        import dbt.mp_context  # noqa: PLC0415
+
+        # dbt's locks guard the threads of one process. From its spawn context
+        # each is a named semaphore that Python's resource tracker unlinks when
+        # the process exits normally; a fork ends with os._exit, so every
+        # command would leave one in /dev/shm until the worker stops. A fork
+        # context's semaphores are unlinked as soon as they are made.
+        dbt.mp_context._MP_CONTEXT = multiprocessing.get_context("fork")
         import dbt.adapters.duckdb  # noqa: PLC0415
         import dbt.adapters.duckdb.impl  # noqa: PLC0415
         import dbt.cli.main  # noqa: PLC0415
-        import dbt.task.run  # noqa: F401, PLC0415
+        import dbt.task.run  # noqa: PLC0415
 
         import flows.dbt_duckdb_plugin  # noqa: F401, PLC0415
     finally:

@@ -46,7 +46,8 @@ def tiny_project(root: Path) -> Path:
     return root
 
 
-def test_exit_codes_and_output_are_dbts(tmp_path) -> None:
+def assert_dbts_exit_codes_and_output(tmp_path: Path) -> None:
+    """`python -m flows.dbt_command run` on the tiny project: dbt's output and exit codes."""
     project = tiny_project(tmp_path / "tiny")
     common = ["--project-dir", str(project), "--profiles-dir", str(project)]
     common += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
@@ -58,6 +59,10 @@ def test_exit_codes_and_output_are_dbts(tmp_path) -> None:
     broken = launch("run", *common, cwd=project)
     assert broken.returncode == 1
     assert "no_such_table" in broken.stdout
+
+
+def test_exit_codes_and_output_are_dbts(tmp_path) -> None:
+    assert_dbts_exit_codes_and_output(tmp_path)
 
     usage = launch("no-such-command")
     assert usage.returncode == 2

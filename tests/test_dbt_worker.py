@@ -18,7 +18,7 @@ import pytest
 
 from flows import dbt_worker
 from ingestion.settings import Settings
-from tests.test_dbt_command import launch, tiny_project
+from tests.test_dbt_command import assert_dbts_exit_codes_and_output
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,16 +93,8 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:
 
 def test_dbt_runs_in_a_fork_of_the_worker_with_dbts_output_and_exit_codes(tmp_path, worker) -> None:
     _socket, pids, process = worker
-    project = tiny_project(tmp_path / "tiny")
-    common = ["--project-dir", str(project), "--profiles-dir", str(project)]
-    common += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
-
-    built = launch("run", "--select", "builds", *common, cwd=project)
-    assert built.returncode == 0, built.stdout + built.stderr
-    assert "Completed successfully" in built.stdout
-    broken = launch("run", *common, cwd=project)
-    assert broken.returncode == 1
-    assert "no_such_table" in broken.stdout
+    # The worker's socket is found from the commands' --target-path.
+    assert_dbts_exit_codes_and_output(tmp_path)
 
     # Both ran in forks of the worker, not in the launching processes.
     forks = [int(pid) for pid in pids.read_text().split()]
@@ -136,30 +128,8 @@ def test_the_fork_takes_the_callers_environment_folder_and_exit_code(tmp_path, w
     assert done.stdout.splitlines() == [f"from the caller {here}", "answer 3 True"]
 
 
-def test_a_caller_killed_outright_takes_its_command_with_it(tmp_path, worker) -> None:
-    socket, pids, _process = worker
-    caller = subprocess.Popen(
-        [
-            PYTHON,
-            "-c",
-            f"from pathlib import Path; from flows import dbt_worker; "
-            f"dbt_worker.run_in_worker(Path({str(socket)!r}), ['sleep'])",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert caller.stdout is not None
-    assert caller.stdout.readline().strip() == "sleeping"
-    fork = int(pids.read_text().split()[0])
-    assert alive(fork)
-    caller.kill()
-    caller.wait()
-    assert wait_for(lambda: not alive(fork)), "the fork outlived its caller"
-
-
-def test_sigterm_to_the_caller_reaches_the_command(tmp_path, worker) -> None:
-    socket, pids, _process = worker
+def sleeping_caller(socket: Path, pids: Path) -> tuple[subprocess.Popen[str], int]:
+    """A process whose command sleeps in the worker; it and its fork's process id."""
     caller = subprocess.Popen(
         [
             PYTHON,
@@ -175,8 +145,24 @@ def test_sigterm_to_the_caller_reaches_the_command(tmp_path, worker) -> None:
     assert caller.stdout is not None
     assert caller.stdout.readline().strip() == "sleeping"
     fork = int(pids.read_text().split()[0])
+    assert alive(fork)
+    return caller, fork
+
+
+def test_a_caller_killed_outright_takes_its_command_with_it(tmp_path, worker) -> None:
+    socket, pids, _process = worker
+    caller, fork = sleeping_caller(socket, pids)
+    caller.kill()
+    caller.wait()
+    assert wait_for(lambda: not alive(fork)), "the fork outlived its caller"
+
+
+def test_sigterm_to_the_caller_reaches_the_command(tmp_path, worker) -> None:
+    socket, pids, _process = worker
+    caller, fork = sleeping_caller(socket, pids)
     caller.send_signal(signal.SIGTERM)
     assert caller.wait(timeout=20) == 1
+    assert caller.stderr is not None
     assert "ended without an exit code" in caller.stderr.read()
     assert wait_for(lambda: not alive(fork))
 
@@ -234,6 +220,7 @@ def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -272,11 +259,15 @@ def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
             check=True,
         )
         assert "streamlake.gold.key_metrics" in listed.stdout
-        # ... in a fork of the worker, which notes each command it runs.
-        assert worker.stdout.readline().startswith("dbt ls --resource-type model")
+        # ... in a fork of the worker, which notes each command it runs, on its parse.
+        served = worker.stdout.readline()
+        assert served.startswith("dbt ls --resource-type model"), served
+        assert "the worker's parse" in served
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        _, errors = worker.communicate(timeout=30)
+    # The fork's locks went with it: no semaphore left for a resource tracker to report.
+    assert "leaked semaphore" not in errors, errors
 
 
 # `dbt ls` through flows.dbt_command for a lake, as the project's commands run dbt.
