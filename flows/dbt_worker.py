@@ -231,7 +231,10 @@ def _receive_request(connection: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _follow_caller(connection: socket.socket) -> None:
-    """The caller's signals, and its end: a caller gone means no one awaits this command."""
+    """The caller's signals, and its end: a caller gone means no one awaits this command.
+
+    Once the fork has sent its answer the caller may close first, and this
+    kills a fork that is exiting anyway: the exit code has been delivered."""
     while True:
         try:
             message = connection.recv(64)
