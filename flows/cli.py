@@ -461,10 +461,9 @@ def serve(lake_root: LakeRootOption = None) -> None:
 
 @app.command("dbt-worker")
 def dbt_worker(lake_root: LakeRootOption = None) -> None:
-    """Keep dbt loaded for this lake: its dbt commands start in a fork of this process,
-    about 2 s sooner (Ctrl-C stops)."""
+    """Keep dbt loaded and the project parsed for this lake: its dbt commands run in
+    forks of this process, seconds sooner (Ctrl-C stops)."""
     from flows import dbt_worker as worker  # noqa: PLC0415 (imports dbt)
-    from flows.dbt_command import run_here  # noqa: PLC0415
 
     settings = _settings(lake_root)
     path = worker.socket_path(dbt_target_path(settings))
@@ -473,7 +472,7 @@ def dbt_worker(lake_root: LakeRootOption = None) -> None:
         parsed = worker.warm_up(settings)
         worker.serve(
             path,
-            worker.commands(parsed, run_here),
+            worker.commands(parsed),
             ready=lambda: console.print(
                 f"dbt worker for {settings.lake_root} listening at {path}", soft_wrap=True
             ),

@@ -35,8 +35,12 @@ import gc
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flows import dbt_worker
+
+if TYPE_CHECKING:
+    from flows.parsed_project import ParsedProject
 
 
 def run(args: list[str]) -> int:
@@ -59,6 +63,15 @@ def target_path(args: list[str]) -> Path:
     if "--target-path" in args[:-1]:
         return Path(args[args.index("--target-path") + 1])
     return Path(os.environ.get("DBT_TARGET_PATH") or "target")
+
+
+def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
+    """run_here() on a parse of the project made earlier in this process (the dbt worker's)."""
+    from flows.parsed_project import run_on  # noqa: PLC0415 (imports dbt)
+
+    if _targets_aws(args):
+        share_botocore_loader()
+    return run_on(parsed, args)
 
 
 def run_here(args: list[str]) -> int:

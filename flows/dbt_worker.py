@@ -1,9 +1,11 @@
 """A warm dbt process for a lake: dbt imported once, every command in a fork of it.
 
 A dbt command in a new interpreter spends about 2 s importing dbt (mashumaro
-builds the serialisers of several hundred dataclasses) and its adapter before
-it reads the project: a fifth of an incremental `dbt run` at scale 1 on the
-2-core VM. The worker pays that once. `streamlake dbt-worker` imports dbt
+builds the serialisers of several hundred dataclasses) and its adapter, and
+about 1 s checking its partial parse and writing manifest.json, before its
+first model. The worker pays that once: an incremental `dbt run` at scale 1
+took 5.1 s through it against 9.3 s in a new process on the 2-core VM
+(README "Benchmarks"). `streamlake dbt-worker` imports dbt
 and dbt-duckdb, listens on a Unix socket named after the lake's dbt target
 folder, and for each command forks: the fork takes the caller's arguments,
 environment, working folder and standard streams (passed as file
@@ -281,14 +283,15 @@ def warm_up(settings: Settings) -> ParsedProject:
     return ParsedProject.of(result.result, os.environ)
 
 
-def commands(parsed: ParsedProject, run_here: Callable[[list[str]], int]) -> Prepare:
-    """A fork runs on the worker's parse when it may, else dbt's usual way (run_here)."""
-    from flows.parsed_project import run_on  # noqa: PLC0415
+def commands(parsed: ParsedProject) -> Prepare:
+    """A fork runs as flows.dbt_command runs dbt in-process, on the worker's parse
+    when it may."""
+    from flows.dbt_command import run_here, run_parsed  # noqa: PLC0415 (it imports this module)
 
     def prepare(args: list[str], environment: dict[str, str]) -> tuple[str, Callable[[], int]]:
         why_not = parsed.reusable_for(args, environment)
         if why_not is None:
-            return "the worker's parse", lambda: run_on(parsed, args)
+            return "the worker's parse", lambda: run_parsed(parsed, args)
         return f"parses: {why_not}", lambda: run_here(args)
 
     return prepare

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -119,3 +120,31 @@ def test_on_the_aws_target_every_boto3_session_shares_one_loader() -> None:
         line.split()[1:] for line in completed.stdout.splitlines() if line.startswith("probe")
     ]
     assert probed == [["True", "False"], ["False"], ["True"]]
+
+
+def test_a_command_on_the_workers_parse_shares_the_loader_on_aws_too() -> None:
+    """flows.dbt_command.run_parsed, the dbt worker's fork on its own parse, prepares
+    the process as run() does (dbt's run on the parse itself is stood in for)."""
+    probe = textwrap.dedent(
+        """
+        import botocore.session
+        import flows.parsed_project
+        from flows.dbt_command import run_parsed
+        flows.parsed_project.run_on = lambda parsed, args: 0
+        run_parsed(None, ["run"])
+        print("probe", hasattr(botocore.session.create_loader, "cache_info"))
+        run_parsed(None, ["run", "--target", "aws"])
+        print("probe", hasattr(botocore.session.create_loader, "cache_info"))
+        """
+    )
+    completed = subprocess.run(
+        [PYTHON, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "STREAMLAKE_TARGET"},
+    )
+    assert completed.returncode == 0, completed.stderr
+    probed = [line.split()[1] for line in completed.stdout.splitlines() if line.startswith("probe")]
+    assert probed == ["False", "True"]
