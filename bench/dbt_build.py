@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.bronze_compaction import compact_closed_days  # noqa: E402
+from flows.dbt_worker import peak_mb  # noqa: E402
 from flows.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402
 from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.simulator.feed import feed  # noqa: E402
@@ -331,9 +332,7 @@ def transform_flow(
         elapsed = time.perf_counter() - started
         assert report.invocation is not None and report.invocation.success
         dbt_seconds.append(report.invocation.seconds)
-        # This process's peak: it holds Prefect and dbt both.
-        status = Path("/proc/self/status").read_text().split("VmHWM:")[1]
-        return elapsed, int(status.split()[0]) / 1024
+        return elapsed, peak_mb()  # this process's peak: it holds Prefect and dbt both
 
     return run
 

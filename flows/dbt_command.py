@@ -58,11 +58,17 @@ def run_measured(args: list[str]) -> tuple[int, float]:
     return code, dbt_worker.peak_mb()
 
 
+def flag_value(args: list[str], *flags: str) -> str | None:
+    """The value after the first of `flags` on a dbt command line (`--flag value`), if any."""
+    for flag in flags:
+        if flag in args[:-1]:
+            return args[args.index(flag) + 1]
+    return None
+
+
 def target_path(args: list[str]) -> Path:
     """The target folder dbt will use: `--target-path`, DBT_TARGET_PATH, else ./target."""
-    if "--target-path" in args[:-1]:
-        return Path(args[args.index("--target-path") + 1])
-    return Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return Path(flag_value(args, "--target-path") or os.environ.get("DBT_TARGET_PATH") or "target")
 
 
 def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
@@ -96,10 +102,8 @@ def run_here(args: list[str]) -> int:
 
 def _targets_aws(args: list[str]) -> bool:
     """The target dbt will use: `--target`/`-t`, else profiles.yml's STREAMLAKE_TARGET."""
-    for flag in ("--target", "-t"):
-        if flag in args[:-1]:
-            return args[args.index(flag) + 1] == "aws"
-    return os.environ.get("STREAMLAKE_TARGET") == "aws"
+    target = flag_value(args, "--target", "-t") or os.environ.get("STREAMLAKE_TARGET")
+    return target == "aws"
 
 
 def share_botocore_loader() -> None:

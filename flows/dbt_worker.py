@@ -133,12 +133,9 @@ Prepare = Callable[[list[str], dict[str, str]], tuple[str, Callable[[], int]]]
 def serve(path: Path, prepare: Prepare, ready: Callable[[], None] = lambda: None) -> None:
     """Accept commands at `path` until SIGTERM or SIGINT; each runs in a fork."""
     listener = _listen(path)
-    stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        listener.close()
+        listener.close()  # the accept below then fails, and the loop ends
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -146,7 +143,7 @@ def serve(path: Path, prepare: Prepare, ready: Callable[[], None] = lambda: None
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     ready()
     try:
-        while not stopping:
+        while True:
             try:
                 connection, _ = listener.accept()
             except OSError:  # closed by stop()
@@ -250,7 +247,10 @@ def _follow_caller(connection: socket.socket) -> None:
 
 def peak_mb() -> float:
     """This process's peak resident memory (VmHWM, Linux), in MB; 0 where unknown."""
-    status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
     if "VmHWM:" not in status:
         return 0.0
     return int(status.split("VmHWM:")[1].split()[0]) / 1024

@@ -24,11 +24,12 @@ reuse can only skip work, never hide a change:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.dbt_command import flag_value
 from flows.lakehouse import PROJECT_DIR
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
@@ -61,9 +62,10 @@ def project_files(project_dir: Path = PROJECT_DIR) -> tuple[tuple[str, int, int]
 
 
 def parse_environment(
-    environment: Mapping[str, str], recorded: Mapping[str, str]
+    environment: Mapping[str, str], recorded: Iterable[str]
 ) -> dict[str, str | None]:
-    """The variables a parse may depend on, with their values in `environment`."""
+    """The variables a parse may depend on (the project's, and those a parse
+    recorded), with their values in `environment`."""
     names = {
         name
         for name in environment
@@ -85,7 +87,7 @@ class ParsedProject:
     def of(
         cls, manifest: Any, environment: Mapping[str, str], project_dir: Path = PROJECT_DIR
     ) -> ParsedProject:
-        recorded = dict(getattr(manifest, "env_vars", {}) or {})
+        recorded = getattr(manifest, "env_vars", None) or {}
         environment_then = parse_environment(environment, recorded)
         return cls(manifest, project_files(project_dir), environment_then, project_dir)
 
@@ -97,12 +99,13 @@ class ParsedProject:
         if changing := sorted(flags & PARSE_CHANGING_FLAGS):
             return f"{changing[0]} changes what a parse produces"
         for flag in ("--project-dir", "--profiles-dir"):
+            folder = flag_value(args, flag)
             # Without the flag dbt looks in the working folder and the environment.
-            if flag not in args[:-1]:
+            if folder is None:
                 return f"no {flag} given"
-            if Path(args[args.index(flag) + 1]).resolve() != self.project_dir:
+            if Path(folder).resolve() != self.project_dir:
                 return f"{flag} names another folder"
-        now = parse_environment(environment, dict.fromkeys(self.environment, ""))
+        now = parse_environment(environment, self.environment)
         if now != self.environment:
             keys = now.keys() | self.environment.keys()
             changed = sorted(k for k in keys if now.get(k) != self.environment.get(k))
