@@ -31,7 +31,19 @@ $(TOOLS)/bin/uv:
 	$(UV) sync --frozen
 	@touch $@
 
-install: .venv/.installed
+# checkov, which the infra tests run on the synthesized templates, in a venv of its
+# own: it pins boto3 and cachetools below the project's. Its versions and hashes
+# come from uv.lock's `audit` group.
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+$(CHECKOV): uv.lock | $(UV)
+	mkdir -p $(TOOLS)
+	$(UV) export --frozen --only-group audit --no-emit-project --quiet -o $(TOOLS)/checkov-requirements.txt
+	rm -rf $(TOOLS)/checkov
+	$(UV) venv --quiet $(TOOLS)/checkov
+	$(UV) pip install --quiet --require-hashes --python $(TOOLS)/checkov/bin/python -r $(TOOLS)/checkov-requirements.txt
+	@touch $@
+
+install: .venv/.installed $(CHECKOV)
 
 demo: install
 	$(UV) run --frozen streamlake run

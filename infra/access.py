@@ -76,6 +76,17 @@ RESULTS_OBJECT_ACTIONS = [
 BUCKET_READ_ACTIONS = ["s3:GetBucketLocation", "s3:ListBucket"]
 
 
+def ecs_tasks(stack: cdk.Stack) -> iam.IPrincipal:
+    """ECS tasks of this account and region: no other account's task can act as the role."""
+    return iam.PrincipalWithConditions(
+        iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+        {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": stack.format_arn(service="ecs", resource="*")},
+        },
+    )
+
+
 def _trust(principal_arns: tuple[str, ...] | list[str]) -> iam.IPrincipal:
     """The named principals, or this account, whose IAM policies then decide who may assume."""
     if not principal_arns:
@@ -104,6 +115,12 @@ class AccessRoles(Construct):
             assumed_by=_trust(config.runner_principal_arns),
             description="Streamlake dbt and Prefect runner: builds Silver and Gold through Athena.",
             max_session_duration=cdk.Duration.hours(4),
+        )
+        # The runner's ECS service (infra/runner.py) runs its tasks as this role too,
+        # beside the principals above.
+        assert self.runner.assume_role_policy is not None  # made from assumed_by
+        self.runner.assume_role_policy.add_statements(
+            iam.PolicyStatement(actions=["sts:AssumeRole"], principals=[ecs_tasks(stack)])
         )
         self._query(self.runner)
         # Bronze tables belong to this stack: the runner reads them and writes none.

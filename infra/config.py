@@ -7,10 +7,11 @@ synthesizes offline; account and region stay unresolved unless given.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
-from typing import Any, get_origin
+from typing import Any, Literal, get_origin
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,6 +23,7 @@ from ingestion.event_contract import (
     is_ssm,
     load_contract,
 )
+from ingestion.settings import Settings
 
 # The Bronze sources the stack feeds, and the partition key of each demo table.
 KINESIS_SOURCE = "events"
@@ -36,6 +38,23 @@ _KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/([A
 _DYNAMODB_STREAM_ARN = re.compile(
     r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/([A-Za-z0-9_.-]+)/stream/[^/]+$"
 )
+_SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
+)
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+# Fargate's task sizes (Linux, x86_64 and arm64): cpu units -> memory MiB (min, max, step).
+FARGATE_SIZES: dict[int, tuple[int, int, int]] = {
+    256: (512, 2048, 512),
+    512: (1024, 4096, 1024),
+    1024: (2048, 8192, 1024),
+    2048: (4096, 16384, 1024),
+    4096: (8192, 30720, 1024),
+    8192: (16384, 61440, 4096),
+    16384: (32768, 122880, 8192),
+}
+# The transform alarm fires after this many intervals without a finished run.
+TRANSFORM_SILENT_INTERVALS = 3
 # The retention periods CloudWatch Logs accepts, by their names in aws_logs.RetentionDays.
 LOG_RETENTION_DAYS: dict[int, str] = {
     1: "ONE_DAY",
@@ -105,6 +124,39 @@ class InfraConfig(BaseModel):
     grafana_principal_arn: str | None = None
     grafana_external_id: str | None = None
 
+    # The runner: `streamlake serve` on ECS Fargate, against Prefect Cloud or the
+    # user's own Prefect server (infra/runner.py).
+    prefect_api: Literal["cloud", "server"] = "cloud"
+    # Published as an SSM parameter and given to the runner as PREFECT_API_URL.
+    # Without it the runner's service is created with no task (nothing to serve to).
+    prefect_api_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # Prefect Cloud's API key: an existing Secrets Manager secret (its complete ARN),
+    # or, without one, a secret the stack creates for the operator to fill.
+    prefect_api_key_secret_arn: str | None = None
+    # A self-hosted Prefect server: where the runner may connect besides 443.
+    prefect_server_port: int = Field(default=4200, ge=1, le=65_535)
+    prefect_server_cidr: str = "0.0.0.0/0"
+    # None: one task when prefect_api_url is given, else none.
+    runner_desired_count: int | None = Field(default=None, ge=0, le=1)
+    runner_cpu: int = 1024
+    runner_memory_mb: int = 4096
+    runner_architecture: Literal["arm64", "x86_64"] = "arm64"
+    # An existing VPC and its private subnets; without them the stack makes a VPC.
+    runner_vpc_id: str | None = None
+    runner_subnet_ids: tuple[str, ...] = ()
+    # The stack's own VPC: its range (mind it when peering with a Prefect server's
+    # network), and NAT gateways (0: isolated subnets, AWS reached through interface
+    # endpoints only, which suits a Prefect server reachable privately).
+    runner_vpc_cidr: str = "10.0.0.0/16"
+    runner_nat_gateways: int = Field(default=1, ge=0, le=2)
+    # Interface endpoints beside NAT: AWS API traffic stays off the internet, at
+    # about 7 USD a month per endpoint and zone. Always made when there is no NAT.
+    runner_interface_endpoints: bool = False
+    # The transform's schedule, given to the runner and watched by its alarm.
+    transform_interval_seconds: int = Field(
+        default=Settings.model_fields["transform_interval_seconds"].default, ge=60
+    )
+
     @field_validator("log_retention_days")
     @classmethod
     def _valid_retention(cls, value: int) -> int:
@@ -150,10 +202,77 @@ class InfraConfig(BaseModel):
                 )
         return value
 
+    @field_validator("prefect_api_key_secret_arn")
+    @classmethod
+    def _secret_arn(cls, value: str | None) -> str | None:
+        # The complete ARN (with its six-character suffix) names exactly one secret,
+        # so the runner's execution role may read that one and no other.
+        if value is not None and not _SECRET_ARN.match(value):
+            raise ValueError(f"not the complete ARN of a Secrets Manager secret: {value}")
+        return value
+
+    @field_validator("prefect_server_cidr", "runner_vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        return str(ipaddress.IPv4Network(value))
+
+    @field_validator("runner_vpc_id")
+    @classmethod
+    def _vpc_id(cls, value: str | None) -> str | None:
+        if value is not None and not _VPC_ID.match(value):
+            raise ValueError(f"not a VPC id: {value}")
+        return value
+
+    @field_validator("runner_subnet_ids")
+    @classmethod
+    def _subnet_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [subnet for subnet in value if not _SUBNET_ID.match(subnet)]
+        if bad:
+            raise ValueError(f"not subnet ids: {bad}")
+        return value
+
+    @field_validator("transform_interval_seconds")
+    @classmethod
+    def _alarm_period(cls, value: int) -> int:
+        # The alarm's period is the interval: CloudWatch takes whole minutes, and
+        # a day at most for all its evaluation periods together.
+        if value % 60 or value * TRANSFORM_SILENT_INTERVALS > 86_400:
+            raise ValueError(
+                "the transform interval must be whole minutes, and three of them a day at most"
+            )
+        return value
+
     @model_validator(mode="after")
     def _retention_outlives_record_age(self) -> InfraConfig:
         if self.kinesis_retention_hours <= self.kinesis_max_record_age_hours:
             raise ValueError("the stream must keep records longer than the handler retries them")
+        return self
+
+    @model_validator(mode="after")
+    def _runner_is_deployable(self) -> InfraConfig:
+        memory = FARGATE_SIZES.get(self.runner_cpu)
+        if memory is None:
+            raise ValueError(f"runner_cpu: Fargate takes {sorted(FARGATE_SIZES)} cpu units")
+        low, high, step = memory
+        if not (low <= self.runner_memory_mb <= high and self.runner_memory_mb % step == 0):
+            raise ValueError(
+                f"runner_memory_mb: with {self.runner_cpu} cpu units Fargate takes "
+                f"{low} to {high} MiB in steps of {step}"
+            )
+        if self.runner_desired_count and not self.prefect_api_url:
+            raise ValueError("a runner task needs prefect_api_url: the Prefect API it serves to")
+        if bool(self.runner_vpc_id) != bool(self.runner_subnet_ids):
+            raise ValueError("give runner_vpc_id and runner_subnet_ids together")
+        if self.prefect_api == "cloud":
+            if not self.runner_vpc_id and self.runner_nat_gateways == 0:
+                raise ValueError(
+                    "Prefect Cloud is on the internet: the runner's VPC needs a NAT gateway "
+                    "(runner_nat_gateways >= 1), or name a VPC of yours (runner_vpc_id)"
+                )
+            if self.prefect_api_url and not self.prefect_api_url.startswith("https://"):
+                raise ValueError("Prefect Cloud's API URL is https://")
+        elif self.prefect_api_key_secret_arn:
+            raise ValueError("an API key secret is for Prefect Cloud (prefect_api=cloud) only")
         return self
 
     @classmethod
@@ -191,6 +310,18 @@ class InfraConfig(BaseModel):
     def glue_database(self, layer: str) -> str:
         # Glue names are lowercase letters, digits and underscores.
         return f"streamlake_{self.env_name.replace('-', '_')}_{layer}"
+
+    @property
+    def runner_tasks(self) -> int:
+        """How many runner tasks run: one once there is a Prefect API to serve to."""
+        if self.runner_desired_count is not None:
+            return self.runner_desired_count
+        return 1 if self.prefect_api_url else 0
+
+    @property
+    def runner_isolated(self) -> bool:
+        """The stack's own VPC without NAT: AWS is reached through endpoints only."""
+        return not self.runner_vpc_id and self.runner_nat_gateways == 0
 
     @property
     def kinesis_stream_name(self) -> str:

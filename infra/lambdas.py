@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.checkov import skip
 from infra.config import DYNAMODB_SOURCES, KINESIS_SOURCE, LOG_RETENTION_DAYS, InfraConfig
 from infra.lambda_assets import ARCHITECTURE, RUNTIME, dependencies_layer, handler_code
 from infra.nag import acknowledge, allow
@@ -42,6 +43,20 @@ LANDING_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUplo
 # A contract given as a file is published under the environment's SSM path.
 EVENT_CONTRACT_PARAMETER = "event_contract"
 STANDARD_PARAMETER_BYTES = 4096  # larger values need the advanced tier (up to 8 KB)
+# checkov's Lambda checks that do not fit a function fed by event source mappings.
+STREAM_HANDLER_SKIPS = {
+    "CKV_AWS_115": "Concurrency is bounded by the event source mappings: one batch per shard "
+    "at a time (parallelization factor 1). A reservation would only throttle the handler, "
+    "and let it fall behind its stream, when an on-demand stream adds shards.",
+    "CKV_AWS_116": "A dead-letter queue serves asynchronous invocations only; stream "
+    "mappings invoke synchronously, and their on-failure destination (the SQS queue) "
+    "receives every batch that gives up.",
+    "CKV_AWS_117": "The handlers call only S3 and SSM, through their public endpoints with "
+    "IAM; there is nothing in a VPC for them to reach, and a VPC would add NAT or "
+    "endpoints for no gain.",
+    "CKV_AWS_173": "The variables hold names and URIs, no secrets (the API key of the runner "
+    "is in Secrets Manager); Lambda encrypts them at rest with its AWS-managed key.",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,12 @@ class Ingestion(Construct):
             "AwsSolutions-SQS3",
             "This queue is the event source mappings' on-failure destination, the end of the "
             "line: it holds shard positions to replay, and an alarm watches its depth.",
+        )
+        skip(
+            self.dead_letters,
+            "CKV_AWS_27",
+            "Encrypted at rest with SQS-managed keys (SqsManagedSseEnabled), which the check "
+            "does not look for; the queue holds shard positions, never records.",
         )
         self._layer = dependencies_layer(self, "Dependencies")
         self._code = handler_code()
@@ -182,6 +203,7 @@ class Ingestion(Construct):
             self,
             f"{name}Logs",
             retention=logs.RetentionDays[LOG_RETENTION_DAYS[config.log_retention_days]],
+            encryption_key=self._storage.logs_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         role = iam.Role(
@@ -239,6 +261,8 @@ class Ingestion(Construct):
             "Python 3.12 on purpose: the dependencies layer is built from cp312 wheels for it; "
             "moving to a newer runtime is a change of its own, with the layer rebuilt.",
         )
+        for check, reason in STREAM_HANDLER_SKIPS.items():
+            skip(function, check, reason)
         return Handler(function, role, log_group)
 
     @staticmethod

@@ -145,6 +145,10 @@ class Operations(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        self.notify(alarm)
+
+    def notify(self, alarm: cloudwatch.Alarm) -> None:
+        """Send the alarm's changes, into alarm and back to OK, to the alarm topic."""
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
         alarm.add_ok_action(cloudwatch_actions.SnsAction(self.topic))
         self.alarms.append(alarm)

@@ -6,6 +6,7 @@
     Catalog     Glue databases, Bronze tables, Athena workgroup
     Access      roles for the dbt/Prefect runner and for Grafana
     Operations  alarms to SNS, SSM parameters for the project's settings
+    Runner      `streamlake serve` on ECS Fargate, its network and its alarm
 
 One stack keeps references plain (no cross-stack exports to untangle when a
 name changes); the constructs keep the parts apart.
@@ -24,6 +25,7 @@ from infra.catalog import Catalog
 from infra.config import InfraConfig
 from infra.lambdas import Ingestion
 from infra.operations import Operations
+from infra.runner import AVAILABILITY_ZONES, Runner
 from infra.sources import Sources
 from infra.storage import WAREHOUSE, LakeStorage
 
@@ -63,6 +65,14 @@ class StreamlakeStack(cdk.Stack):
                 "source_aliases": json.dumps(config.source_aliases, sort_keys=True),
             },
         )
+        self.runner = Runner(
+            self,
+            "Runner",
+            config=config,
+            storage=self.storage,
+            role=self.access.runner,
+            operations=self.operations,
+        )
         cdk.Tags.of(self).add("project", "streamlake")
         cdk.Tags.of(self).add("environment", config.env_name)
 
@@ -73,8 +83,29 @@ class StreamlakeStack(cdk.Stack):
             ("RunnerRoleArn", self.access.runner.role_arn, "Role for dbt and Prefect."),
             ("GrafanaRoleArn", self.access.grafana.role_arn, "Role for Grafana's Athena source."),
             ("AlarmTopicArn", self.operations.topic.topic_arn, "Where the alarms go."),
+            ("RunnerCluster", self.runner.cluster.cluster_name, "ECS cluster of the runner."),
+            ("RunnerService", self.runner.service.service_name, "ECS service of the runner."),
+            ("RunnerLogGroup", self.runner.log_group.log_group_name, "The runner's log."),
+            (
+                "PrefectApiUrlParameter",
+                self.runner.api_url.parameter_name,
+                "SSM parameter holding the runner's PREFECT_API_URL.",
+            ),
         ):
             cdk.CfnOutput(self, name, value=value, description=description)
+        if self.runner.api_key is not None:
+            cdk.CfnOutput(
+                self,
+                "PrefectApiKeySecret",
+                value=self.runner.api_key.secret_arn,
+                description="Put the Prefect Cloud API key here (put-secret-value).",
+            )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        # Resolved by CloudFormation at deploy (Fn::GetAZs), never looked up at
+        # synthesis: an environment-specific stack synthesizes offline too.
+        return [cdk.Fn.select(index, cdk.Fn.get_azs()) for index in range(AVAILABILITY_ZONES)]
 
 
 def add_streamlake(app: cdk.App) -> StreamlakeStack:

@@ -1,12 +1,15 @@
-"""The lake bucket, the Athena results bucket, their access-log bucket and the lake key."""
+"""The lake bucket, the Athena results bucket, their access-log bucket, the lake key
+and the key of the stack's log groups."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.checkov import skip
 from infra.config import InfraConfig
 from infra.nag import acknowledge
 
@@ -22,6 +25,19 @@ STATE = "_state/"
 ATHENA_RESULTS_EXPIRATION = cdk.Duration.days(30)
 ACCESS_LOG_EXPIRATION = cdk.Duration.days(365)
 NONCURRENT_VERSION_EXPIRATION = cdk.Duration.days(30)
+# Versioning of logs and query results guards against overwrites and deletes; an
+# old version needs to outlive neither by long.
+SHORT_NONCURRENT_EXPIRATION = cdk.Duration.days(7)
+# What CloudWatch Logs does with a log group's key.
+LOGS_KEY_ACTIONS = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+]
 
 
 class LakeStorage(Construct):
@@ -38,6 +54,8 @@ class LakeStorage(Construct):
             enable_key_rotation=True,
         )
 
+        self.logs_key = self._logs_key(config)
+
         # S3 delivers server access logs only to buckets with S3-managed encryption.
         self.access_logs = s3.Bucket(
             self,
@@ -47,15 +65,24 @@ class LakeStorage(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
             minimum_tls_version=1.2,
-            lifecycle_rules=[s3.LifecycleRule(id="expire-logs", expiration=ACCESS_LOG_EXPIRATION)],
+            # An audit trail: a deleted or overwritten log keeps its old version a week.
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-logs",
+                    expiration=ACCESS_LOG_EXPIRATION,
+                    noncurrent_version_expiration=SHORT_NONCURRENT_EXPIRATION,
+                ),
+                s3.LifecycleRule(id="remove-delete-markers", expired_object_delete_marker=True),
+            ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        acknowledge(
-            self.access_logs,
-            "AwsSolutions-S1",
+        reason = (
             "This bucket is the target of the other buckets' server access logs; logging it "
-            "into itself would loop.",
+            "into itself would loop."
         )
+        acknowledge(self.access_logs, "AwsSolutions-S1", reason)
+        skip(self.access_logs, "CKV_AWS_18", reason)
 
         self.lake = s3.Bucket(
             self,
@@ -86,15 +113,49 @@ class LakeStorage(Construct):
             minimum_tls_version=1.2,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="athena-results/",
+            versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-query-results",
                     expiration=ATHENA_RESULTS_EXPIRATION,
+                    noncurrent_version_expiration=SHORT_NONCURRENT_EXPIRATION,
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
-                )
+                ),
+                s3.LifecycleRule(id="remove-delete-markers", expired_object_delete_marker=True),
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+
+    def _logs_key(self, config: InfraConfig) -> kms.Key:
+        """A key for the stack's log groups, usable by CloudWatch Logs for this account's
+        log groups in this region only."""
+        stack = cdk.Stack.of(self)
+        key = kms.Key(
+            self,
+            "LogsKey",
+            alias=f"alias/{config.name_prefix}-logs",
+            description="Encrypts the Streamlake log groups (handlers, runner).",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=LOGS_KEY_ACTIONS,
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+        return key
 
     @staticmethod
     def _lake_lifecycle(config: InfraConfig) -> list[s3.LifecycleRule]:
