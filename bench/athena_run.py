@@ -8,7 +8,8 @@ flows/emulate_athena.py):
 1. a full build (`dbt seed` and `dbt build`, every test);
 2. --rounds scheduled transforms (the transform flow's `dbt build` selection
    and test scope), each after 10,000 new events and about 1,000 order changes;
-3. a scheduled transform with no new Bronze.
+3. a scheduled transform after 10,000 new events only (no DynamoDB changes);
+4. a scheduled transform with no new Bronze.
 
 For each dbt invocation: statements by kind, bytes scanned (the Parquet bytes
 the statements read after partition pruning), billed bytes (rounded up to the
@@ -93,15 +94,16 @@ def land_base(settings: Settings, scale: float) -> int:
     return records
 
 
-def land_increment(settings: Settings, seed: int, scale: float) -> None:
-    """10,000 events and about 1,000 order changes (770 orders, some updated or deleted)."""
+def land_increment(settings: Settings, seed: int, scale: float, orders: int = 770) -> None:
+    """10,000 events and about 1,000 order changes (770 orders, some updated or
+    deleted); with orders=0, the events alone."""
     land(
         settings,
         WorkloadConfig(
             seed=seed,
             customers=max(100, round(20_000 * min(scale, 1))),
             products=max(20, round(2_000 * min(scale, 1))),
-            orders=770,
+            orders=orders,
             events=10_000,
             days=2,
             sequence_start=seed * 1_000_000,
@@ -166,6 +168,8 @@ def main() -> None:
     for round_ in range(args.rounds):
         land_increment(settings, first_seed + round_, args.scale)
         print_runs(f"scheduled run {round_ + 1}", emulate_transform(lake).runs, interval)
+    land_increment(settings, first_seed + args.rounds, args.scale, orders=0)
+    print_runs("scheduled run, new events only", emulate_transform(lake).runs, interval)
     print_runs("scheduled run, no new Bronze", emulate_transform(lake).runs, interval)
     print(
         f"scale {args.scale}; machine: {platform.machine()}, {os.cpu_count()} cores, "

@@ -59,6 +59,8 @@ class BronzeCheck:
     checked: int = 0  # files read now (not before)
     skipped: int = 0  # files checked by an earlier run and unchanged since
     quarantined: list[QuarantinedFile] = field(default_factory=list)
+    # The readable Bronze files after the check: relative path -> "size:mtime_ns".
+    files: dict[str, str] = field(default_factory=dict)
 
 
 def problem(store: LakeStore, path: str) -> str | None:
@@ -104,7 +106,7 @@ def check_bronze(store: LakeStore, now: datetime | None = None) -> BronzeCheck:
     current: dict[str, str] = {}
     for info in _bronze_files(store):
         relative = info.path[len(store.base) + 1 :]
-        stamp = f"{info.size}:{info.mtime_ns}"
+        stamp = file_stamp(info)
         if seen.get(relative) == stamp:
             result.skipped += 1
             current[relative] = stamp
@@ -118,6 +120,7 @@ def check_bronze(store: LakeStore, now: datetime | None = None) -> BronzeCheck:
     # Files gone since (compacted, quarantined) drop out, so the record stays small.
     if current != seen:
         store.write_atomic(STATE_PATH, json.dumps(current, sort_keys=True, indent=0).encode())
+    result.files = current
     return result
 
 
@@ -158,6 +161,11 @@ def quarantined_files(store: LakeStore) -> list[QuarantinedFile]:
     ]
 
 
+def bronze_files(store: LakeStore) -> dict[str, str]:
+    """The files dbt's Bronze glob reads, with their stamps, as the check records them."""
+    return {info.path[len(store.base) + 1 :]: file_stamp(info) for info in _bronze_files(store)}
+
+
 def _bronze_files(store: LakeStore) -> list[pafs.FileInfo]:
     # Exactly what dbt's glob reads: bronze/<source>/<folder>/<name>.parquet, not hidden.
     selector = pafs.FileSelector(store.full_path("bronze"), recursive=True, allow_not_found=True)
@@ -172,6 +180,11 @@ def _bronze_files(store: LakeStore) -> list[pafs.FileInfo]:
         ):
             found.append(info)
     return sorted(found, key=lambda i: i.path)
+
+
+def file_stamp(info: pafs.FileInfo) -> str:
+    """What changes when a file is rewritten: its size and modification time."""
+    return f"{info.size}:{info.mtime_ns}"
 
 
 def _load_state(store: LakeStore) -> dict[str, str]:

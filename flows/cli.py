@@ -26,6 +26,7 @@ from flows.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake,
 from flows.prefect_server import (
     PrefectServerError,
     ensure_server,
+    external_api_url,
     server_environment,
     stop_server,
     ui_url,
@@ -82,13 +83,21 @@ def _choose_target(
 
 @contextmanager
 def prefect_api(settings: Settings) -> Iterator[None]:
-    """Flows report to the local Prefect server, started here when none is running.
+    """Flows report to the local Prefect server, started here when none is running,
+    or to the Prefect API that PREFECT_API_URL names (Prefect Cloud or a server of
+    the user's, as on ECS), where no local server is started.
 
     The server's address goes into the environment before Prefect is first
     imported, which is when Prefect reads it. (A context from temporary_settings
     does not reach the threads dbt reports its events from; they would start a
     temporary server of their own.)
     """
+    external = external_api_url(settings)
+    if external is not None:
+        # Prefect Cloud or the user's own server (the runner on ECS): no local one.
+        console.print(f"flows report to the Prefect API at {external}")
+        yield
+        return
     if ensure_server(settings):
         console.print(f"started the Prefect server: {ui_url(settings)}")
     if "prefect" not in sys.modules:
@@ -306,7 +315,16 @@ def _print_transform(report: Any) -> None:
     if report.status == "skipped":
         console.print("transform skipped: another run holds the catalog")
         return
-    invocation = report.invocation
+    if report.status == "up_to_date":
+        console.print("transform: no new Bronze since the last build, nothing to build")
+    else:
+        _print_build(report.invocation)
+    for alert in report.alerts:
+        if alert.firing:
+            errors.print(f"[yellow]alert:[/] {escape(alert.message)}")
+
+
+def _print_build(invocation: Any) -> None:
     tests = invocation.tests
     passed = sum(1 for t in tests if t.status == "pass")
     console.print(
@@ -316,9 +334,6 @@ def _print_transform(report: Any) -> None:
     for test in invocation.warnings:
         message = f"{test.name}: {test.message}"
         errors.print(f"[yellow]plausibility warning:[/] {escape(message)}")
-    for alert in report.alerts:
-        if alert.firing:
-            errors.print(f"[yellow]alert:[/] {escape(alert.message)}")
 
 
 @app.command()
@@ -455,7 +470,9 @@ def serve(lake_root: LakeRootOption = None) -> None:
         from flows.deployments import deployments, serve_all  # noqa: PLC0415
 
         names = ", ".join(d.name for d in deployments(settings))
-        console.print(f"serving {names}; Prefect UI: [bold]{ui_url(settings)}[/]")
+        console.print(
+            f"serving {names}; Prefect: [bold]{external_api_url(settings) or ui_url(settings)}[/]"
+        )
         serve_all(settings)
 
 
@@ -486,6 +503,44 @@ def server_stop() -> None:
     """Stop the local Prefect server that `run` or `serve` started."""
     settings = Settings()
     console.print("stopped" if stop_server(settings) else "no Prefect server of ours was running")
+
+
+@app.command("replay-quarantine")
+def replay_quarantine(
+    lake_root: LakeRootOption = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only this source (events, orders, ...).")
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option(help="Only the records quarantined on this date.")
+    ] = None,
+) -> None:
+    """Land quarantined records again after a fix (contract, limits, handler code): the
+    valid ones go to Bronze, the rest back to quarantine with today's reason."""
+    from flows.quarantine_replay import replay  # noqa: PLC0415
+
+    settings = _settings(lake_root)
+    store = _existing_lake(settings)
+    wanted = _date(day, "--day")
+    if store.is_local:
+        log_path = store.local_path("_logs")
+        log_path.mkdir(parents=True, exist_ok=True)
+        send_logs_to(open(log_path / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
+    report = replay(
+        store,
+        settings,
+        source=source,
+        day=wanted.isoformat() if wanted else None,
+        on_file=lambda path, done, total: console.print(f"[{done}/{total}] {path}"),
+    )
+    if not report.files:
+        console.print("nothing in quarantine to replay")
+        return
+    console.print(
+        f"replayed {report.files} file(s), {report.records} record(s): {report.landed} landed "
+        f"in Bronze, {report.quarantined_again} quarantined again; the files are kept under "
+        "quarantine/<source>/_replayed/"
+    )
 
 
 @app.command("inventory")

@@ -23,6 +23,7 @@ tables:
     bronze.json         the Bronze and quarantine files the emulator's S3 holds
     tables/<layer>/     every Silver and Gold table, as Parquet, after each call
     runs.jsonl          one line per dbt invocation: statements, bytes, cost, time
+    scheduled_build.json the files the last whole build saw (what a transform selects by)
     statements.log      every statement of the last call, with its outcome
     dbt/                dbt's target folder, logs and the output of each invocation
 
@@ -51,7 +52,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.bronze_check import BronzeCheck, check_bronze
+from flows.bronze_changes import BuildRecord, BuildSelection, landed_files, selection
+from flows.bronze_check import BronzeCheck, bronze_files, check_bronze
 from flows.lakehouse import PROJECT_DIR, TestScope, dbt_environment
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
@@ -88,6 +90,8 @@ ATHENA_SCAN_BYTES_PER_S = 16 * 2**20
 DBT_ATHENA_POLL_S = 1.0
 # The folders of the lake the emulator's S3 gets from DIR at every call.
 LANDED_FOLDERS = ("bronze", "quarantine")
+# The files the last successful build saw (flows/bronze_changes.py), in the state folder.
+BUILD_RECORD = "scheduled_build.json"
 # "12:00:01  3 of 141 OK created sql incremental model ...": one node done.
 _NODE_DONE = re.compile(r"\b(\d+) of (\d+) (OK|PASS|WARN|ERROR|FAIL|SKIP|NO-OP)\b")
 _NODE_FAILED = re.compile(r"\b\d+ of \d+ (ERROR|FAIL)\b")
@@ -163,6 +167,8 @@ class EmulationReport:
     bronze_files: int = 0
     bronze_new: int = 0
     bronze_check: BronzeCheck | None = None
+    # What a transform selected by new Bronze (None for a build).
+    selection: BuildSelection | None = None
     tables: dict[str, int] = field(default_factory=dict)  # "silver.orders" -> rows
 
     @property
@@ -339,11 +345,32 @@ class EmulatedAthena:
         assert self.settings is not None
         return self.settings
 
+    @property
+    def store(self) -> LakeStore:
+        """DIR, the lake the handlers landed into."""
+        return LakeStore.from_settings(Settings(lake_root=str(self.lake)))
+
     def check_bronze(self) -> BronzeCheck:
         """The transform flow's first step: unreadable Bronze files to quarantine."""
-        check = check_bronze(LakeStore.from_settings(Settings(lake_root=str(self.lake))))
+        check = check_bronze(self.store)
         self.report.bronze_check = check
         return check
+
+    def landed_files(self, bronze: dict[str, str]) -> dict[str, str]:
+        return landed_files(self.store, bronze)
+
+    def last_build(self) -> BuildRecord | None:
+        """What the last successful build on the emulator's tables saw (the
+        scheduled transform selects by it, as the flow does on AWS)."""
+        return BuildRecord.load(self._state_store, BUILD_RECORD)
+
+    def record_build(self, landed: dict[str, str]) -> None:
+        record = BuildRecord(landed, datetime.now(UTC).date().isoformat())
+        record.save(self._state_store, BUILD_RECORD)
+
+    @property
+    def _state_store(self) -> LakeStore:
+        return LakeStore.from_settings(Settings(lake_root=str(self.state)))
 
     def put_bronze(self) -> tuple[int, int]:
         """DIR's Bronze and quarantine files into the emulator's S3, under the
@@ -438,12 +465,21 @@ class EmulatedAthena:
         record = RunRecord.of(
             command, statements, time.monotonic() - clock, returncode == 0, started
         )
-        self.report.runs.append(record)
-        with (self.state / "runs.jsonl").open("a") as runs:
-            runs.write(json.dumps(asdict(record)) + "\n")
+        self._keep(record)
         if returncode != 0:
             raise EmulationFailed(_failure_message(command, statements, failures, output_path))
         return record
+
+    def skip_dbt(self, why: str) -> RunRecord:
+        """A scheduled run that starts no dbt: recorded with its zero statements."""
+        record = RunRecord.of(f"no dbt: {why}", [], 0.0, True, datetime.now(UTC))
+        self._keep(record)
+        return record
+
+    def _keep(self, record: RunRecord) -> None:
+        self.report.runs.append(record)
+        with (self.state / "runs.jsonl").open("a") as runs:
+            runs.write(json.dumps(asdict(record)) + "\n")
 
     def _dbt_environment(self, test_scope: TestScope) -> dict[str, str]:
         environment = {
@@ -590,8 +626,11 @@ def emulate_build(
     selection = ["--select", *select] if select else []
     with emulated(lake_root, on_progress, project_dir) as athena:
         athena.put_bronze()
+        landed = athena.landed_files(bronze_files(athena.store))
         athena.dbt(["seed", *extra])
         athena.dbt(["build", *extra, *selection])
+        if not select:
+            athena.record_build(landed)
     return athena.report
 
 
@@ -604,9 +643,17 @@ def emulate_transform(
     from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE  # noqa: PLC0415
 
     with emulated(lake_root, on_progress, project_dir) as athena:
-        athena.check_bronze()
+        check = athena.check_bronze()
         athena.put_bronze()
-        athena.dbt(SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE)
+        landed = athena.landed_files(check.files)
+        chosen = selection(athena.last_build(), landed, datetime.now(UTC).date())
+        athena.report.selection = chosen
+        on_progress(f"scheduled build: {chosen.describe()}", 0, 0, 0)
+        if chosen.is_empty:
+            athena.skip_dbt(chosen.describe())
+        else:
+            athena.dbt(SCHEDULED_BUILD + chosen.dbt_args(), SCHEDULED_TEST_SCOPE)
+            athena.record_build(landed)
     return athena.report
 
 

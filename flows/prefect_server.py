@@ -54,6 +54,14 @@ def is_healthy(url: str) -> bool:
         return False
 
 
+def external_api_url(settings: Settings) -> str | None:
+    """The Prefect API the environment names (PREFECT_API_URL, Prefect's own
+    setting) when it is not this project's local server: Prefect Cloud or a
+    self-hosted server, as the runner on ECS uses. None: the local server."""
+    named = os.environ.get("PREFECT_API_URL", "").strip().rstrip("/")
+    return named if named and named != api_url(settings) else None
+
+
 def server_environment(settings: Settings) -> dict[str, str]:
     return {
         "PREFECT_HOME": str(_home(settings)),

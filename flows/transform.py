@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.alerts import AlertResult, evaluate, load_rules, notify, record, rules_path
+from flows.bronze_changes import BuildRecord, BuildSelection, landed_files, selection
 from flows.bronze_check import BronzeCheck, check_bronze
 from flows.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
 from flows.lakehouse import (
@@ -25,6 +27,7 @@ from flows.lakehouse import (
     open_lake,
     rows_changed_since,
 )
+from flows.log_marks import TRANSFORM_FINISHED
 from flows.warehouse import warehouse_for
 from flows.writer_lock import WriterBusy, catalog_writer
 from ingestion.settings import Settings
@@ -45,9 +48,15 @@ SCHEDULED_TEST_SCOPE: TestScope = "changed"
 FULL_BUILD = ["build"]
 
 
+def build_record_path(target: str) -> str:
+    """Where the last successful scheduled build's listing is kept, per catalog."""
+    return f"_state/scheduled_build_{target}.json"
+
+
 @dataclass
 class TransformReport:
-    status: Literal["succeeded", "skipped"]
+    # up_to_date: no new Bronze since the last build, so nothing was built
+    status: Literal["succeeded", "skipped", "up_to_date"]
     invocation: DbtInvocation | None = None
     rows_changed: dict[str, int] = field(default_factory=dict)
     alerts: list[AlertResult] = field(default_factory=list)
@@ -125,10 +134,26 @@ def transform(
     try:
         wait = 0 if if_busy == "skip" else None
         with catalog_writer(settings, "transform", wait, announce=logger.info):
-            quarantine_unreadable_bronze(settings)
-            before = _snapshot(settings)
+            check = quarantine_unreadable_bronze(settings)
             args, scope = (FULL_BUILD, "all") if full else (SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE)
+            planned = plan_scheduled_build(settings, check)
+            if planned is not None and not full:
+                chosen, _ = planned
+                logger.info("scheduled build: %s", chosen.describe())
+                if chosen.is_empty:
+                    logger.info(TRANSFORM_FINISHED)
+                    report = TransformReport("up_to_date")
+                    # Rules over time windows can start firing with no new data.
+                    if evaluate_alerts:
+                        report.alerts = alerts_after_transform(settings)
+                    return report
+                args = args + chosen.dbt_args()
+            before = _snapshot(settings)
             invocation, attempts = build_with_retries(settings, args, test_scope=scope)
+            logger.info(TRANSFORM_FINISHED)
+            if planned is not None and invocation.success:
+                store = LakeStore.from_settings(settings)
+                planned[1].save(store, build_record_path(settings.target))
             report = TransformReport("succeeded", invocation, attempts=attempts)
             report.rows_changed = _rows_changed(settings, before)
             create_markdown_artifact(
@@ -146,8 +171,23 @@ def transform(
         return TransformReport("skipped")
 
 
-def quarantine_unreadable_bronze(settings: Settings) -> BronzeCheck:
-    """Move Bronze files dbt could not read into quarantine, so one bad file fails no build."""
+def plan_scheduled_build(
+    settings: Settings, check: BronzeCheck | None
+) -> tuple[BuildSelection, BuildRecord] | None:
+    """What a scheduled build selects, and the record to keep once it succeeded;
+    None to build everything (selection off, or no listing to select by)."""
+    if not settings.builds_changed_sources_only or check is None:
+        return None
+    store = LakeStore.from_settings(settings)
+    files = landed_files(store, check.files)
+    today = datetime.now(UTC).date()
+    chosen = selection(BuildRecord.load(store, build_record_path(settings.target)), files, today)
+    return chosen, BuildRecord(files, today.isoformat())
+
+
+def quarantine_unreadable_bronze(settings: Settings) -> BronzeCheck | None:
+    """Move Bronze files dbt could not read into quarantine, so one bad file fails no
+    build; None when the check could not run."""
     logger = get_run_logger()
     try:
         check = check_bronze(LakeStore.from_settings(settings))
@@ -155,7 +195,7 @@ def quarantine_unreadable_bronze(settings: Settings) -> BronzeCheck:
         # E.g. a role that may read Bronze but not move files: the build goes on as it
         # would without the check (and fails on a bad file as it would have).
         logger.warning("Bronze check skipped: %s", error)
-        return BronzeCheck()
+        return None
     for entry in check.quarantined:
         logger.warning("Bronze file quarantined: %s", entry.message)
     if check.quarantined:

@@ -115,6 +115,14 @@ class Settings(BaseSettings):
             "0: on the interval alone. Off on the aws target unless set."
         ),
     )
+    transform_changed_sources_only: bool | None = Field(
+        default=None,
+        description=(
+            "A scheduled transform builds only what is downstream of the Bronze sources "
+            "that got new files since its last successful build (flows/bronze_changes.py). "
+            "On by default on the aws target, where each statement is billed; off locally."
+        ),
+    )
     maintenance_cron: str = "0 3 * * *"
     ingest_interval_seconds: float = Field(
         default=5, gt=0, description="How often the local ingest flow lands a batch."
@@ -178,6 +186,12 @@ class Settings(BaseSettings):
         if value != normalise_source_name(value):
             raise ValueError("Glue database names are lowercase letters, digits and underscores")
         return value
+
+    @property
+    def builds_changed_sources_only(self) -> bool:
+        if self.transform_changed_sources_only is None:
+            return self.target == "aws"
+        return self.transform_changed_sources_only
 
     @property
     def warehouse(self) -> str:

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,14 +261,28 @@ def test_the_second_run_merges_into_every_table_from_its_watermark(aws_build: Aw
         if s.outcome.substatement_type == "MERGE_INTO" and s.outcome.target
     }
     assert merged == set(_iceberg_models(aws_build))
-    created = [
-        s.outcome.target
+    # One statement per model: a MERGE from the model's own query, no temporary
+    # table (dbt_project/macros/materializations/incremental_athena.sql).
+    assert not [s for s in statements if s.outcome.substatement_type == "CREATE_TABLE_AS_SELECT"]
+    per_model = Counter(
+        s.sql.split('"node_id": "', 1)[1].split('"', 1)[0]
         for s in statements
-        if s.outcome.substatement_type == "CREATE_TABLE_AS_SELECT" and s.outcome.target
-    ]
-    assert created and all(target.endswith("__dbt_tmp") for target in created)
+        if '"node_id": "model.' in s.sql
+    )
+    merges = {f"model.streamlake.{name}" for name in _iceberg_models(aws_build)}
+    expected = dict.fromkeys(merges, 1)
+    # Silver events' post-hook asks the changed days once for the Gold event models.
+    expected["model.streamlake.events"] = 2
+    assert {node: per_model[node] for node in merges} == expected
+    # Every watermark of the run in one query, at its start (on-run-start), and
+    # none read by a model itself.
+    (hook,) = [s for s in statements if "' as unique_id, " in s.sql]
+    for name in _iceberg_models(aws_build):
+        assert f'"{name}"' in hook.sql, name
+    assert not [s for s in statements if re.search(r"^\s*select max\(", s.sql, re.MULTILINE)]
     # The increments read from each table's own watermark, rendered as a literal.
-    orders = next(s for s in statements if s.outcome.target == "sl_silver.orders__dbt_tmp")
+    orders = next(s for s in statements if s.outcome.target == "sl_silver.orders")
+    assert "merge into" in orders.sql
     assert "changes.ingestion_time > timestamp '" in orders.sql
     assert "cast(dt as date) >= date '" in orders.sql
     daily = next(s for s in statements if s.outcome.target == "sl_gold.daily_sales_by_region")

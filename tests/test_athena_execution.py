@@ -137,9 +137,18 @@ def _landings() -> list[list[Delivery]]:
         ),
     )
     first, second = _crafted(workload)
-    middle = len(plan) // 2
+    # Half of each source's batches per step, in plan order (a source of one
+    # batch gets it redelivered in the second): every source gets new Bronze in
+    # both, so the scheduled transform (which runs what new Bronze reaches)
+    # runs every model's incremental SQL in the second.
+    sources = sorted({delivery.source for delivery in plan})
+    halves: list[list[Delivery]] = [[], []]
+    for source in sources:
+        batches = [delivery for delivery in plan if delivery.source == source]
+        halves[0] += batches[: max(1, len(batches) // 2)]
+        halves[1] += batches[len(batches) // 2 :]
     # The second step redelivers the first step's crafted batch, as Lambda may.
-    return [[*plan[:middle], first], [*plan[middle:], first, second]]
+    return [[*halves[0], first], [*halves[1], first, second]]
 
 
 @dataclass
@@ -310,7 +319,10 @@ def test_emulate_athena_records_every_dbt_invocation(built: Built) -> None:
     assert [run["command"] for run in runs] == [
         "dbt seed",
         "dbt build",
-        "dbt build --exclude-resource-type unit_test --exclude tag:full_audit",
+        # The scheduled build: what every source's new Bronze reaches.
+        "dbt build --exclude-resource-type unit_test --exclude tag:full_audit --select "
+        "source:bronze.customers+ source:bronze.events+ source:bronze.orders+ "
+        "source:bronze.products+",
         "dbt run --full-refresh",
     ]
     for run in runs:

@@ -30,6 +30,7 @@ from flows.alerts import AlertRule, evaluate, load_rules, notify, record
 from flows.export import ExportRequest, _to_s3, export_path, export_query, run_export
 from flows.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from flows.maintenance import warehouse_files
+from flows.prefect_server import free_port
 from flows.simulator.slices import land_slice
 from flows.warehouse import LocalWarehouse
 from flows.writer_lock import WriterBusy, catalog_writer
@@ -53,7 +54,9 @@ def _land(settings: Settings, *slices: int) -> None:
         land_slice(settings, store, index, SLICE_EVENTS, SLICE_ORDERS, SLICE_END)
 
 
-def _streamlake(settings: Settings, api_url: str, *args: str) -> subprocess.Popen:
+def _streamlake(
+    settings: Settings, api_url: str, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     port = api_url.rsplit(":", maxsplit=1)[-1].split("/", maxsplit=1)[0]
     env = {
         **os.environ,
@@ -61,6 +64,7 @@ def _streamlake(settings: Settings, api_url: str, *args: str) -> subprocess.Pope
         "STREAMLAKE_PREFECT_PORT": port,
         "PREFECT_API_URL": api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **(extra_env or {}),
     }
     command = [str(Path(sys.executable).with_name("streamlake")), *args]
     return subprocess.Popen(
@@ -148,7 +152,9 @@ def test_the_transform_run_shows_its_dbt_task_node_lines_and_report(served) -> N
     messages = "\n".join(log.message for log in logs)
     # One result line per node, e.g. "3 of 118 OK created sql incremental model silver.events".
     assert re.search(r"\d+ of \d+ OK created sql incremental model silver\.events\b", messages)
-    assert re.search(r"\d+ of \d+ PASS not_null_events_event_id\b", messages), messages[-2000:]
+    assert re.search(
+        r"\d+ of \d+ PASS not_null_columns_events_event_id__user_id__event_time\b", messages
+    ), messages[-2000:]
     assert "Task run None" not in messages
     assert "| events | success |" in report.data
 
@@ -233,6 +239,58 @@ def _no_rows() -> pa.Table:
     from ingestion.schemas import QUARANTINE
 
     return QUARANTINE.empty_table()
+
+
+def test_a_scheduled_transform_builds_only_what_new_bronze_reaches(prefect_api, tmp_path) -> None:
+    """With transform_changed_sources_only (the aws target's default): nothing new,
+    no dbt; new events only, the models downstream of events only.
+
+    As the runner on ECS does, the command reports to the Prefect API that
+    PREFECT_API_URL names (here the test server under another name) and starts
+    no local server (none answers on the local port it would have used)."""
+    settings = Settings(lake_root=str(tmp_path / "lake"))
+    _land(settings, 0)
+    elsewhere = prefect_api.replace("127.0.0.1", "localhost")
+    assert elsewhere != prefect_api
+    env = {
+        "STREAMLAKE_TRANSFORM_CHANGED_SOURCES_ONLY": "true",
+        "PREFECT_API_URL": elsewhere,
+        "STREAMLAKE_PREFECT_PORT": str(free_port()),
+        "STREAMLAKE_PREFECT_HOME": str(tmp_path / "prefect"),
+    }
+
+    def transform_output() -> str:
+        process = _streamlake(settings, prefect_api, "transform", extra_env=env)
+        output = process.communicate(timeout=600)[0].decode()
+        assert process.returncode == 0, output
+        return output
+
+    first = transform_output()
+    assert f"flows report to the Prefect API at {elsewhere}" in first
+    assert "started the Prefect server" not in first
+    assert not (tmp_path / "prefect").exists()
+    assert "no record of an earlier scheduled build: everything" in first
+    assert "streamlake-transform-finished" in first  # the runner's alarm counts these
+    assert "created sql incremental model silver.orders" in first
+
+    idle = transform_output()
+    assert "nothing to build" in idle and "streamlake-transform-finished" in idle
+    assert "dbt build" not in idle.split("nothing to build", 1)[1]
+
+    store = LakeStore.from_settings(settings)
+    rows = _events(700_000, 5)
+    identity = BatchIdentity.of("events", "events-shard", rows.column("sequence_number"))
+    land_batch(store, identity, rows, _no_rows(), datetime.now(UTC), "zstd")
+    events_only = transform_output()
+    assert "new Bronze in events" in events_only
+    assert "incremental model silver.events" in events_only
+    assert "incremental model gold.funnel_daily" in events_only
+    assert "silver.orders" not in events_only and "daily_sales_by_region" not in events_only
+    with open_lake(settings) as con:
+        landed = con.execute(
+            "select count(*) from lake.silver.events where event_id like 'evt-7000%'"
+        ).fetchone()[0]
+    assert landed == 5
 
 
 @pytest.mark.parametrize("export_format", ["csv", "json", "parquet"])

@@ -32,7 +32,7 @@ from flows.alerts import evaluate, load_rules, rules_path
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
 from flows.dbt_invocation import DbtInvocation, NodeResult
-from flows.lakehouse import dbt_target_path, open_lake, run_dbt
+from flows.lakehouse import DbtFailed, dbt_target_path, open_lake, run_dbt
 from flows.manifest import model_names
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
@@ -53,6 +53,9 @@ from tests.test_athena import (
 from tests.test_lakehouse import GOLD as LAKEHOUSE_GOLD
 
 pytestmark = pytest.mark.slow
+
+# The model-level test of key_metrics' required columns.
+KEY_METRICS_NOT_NULL = "not_null_columns_key_metrics_metric_name__metric_value"
 
 END = datetime.now(UTC).replace(second=0, microsecond=0)
 WORKLOAD = WorkloadConfig(
@@ -256,8 +259,10 @@ def test_every_test_follows_the_policy(built: Built) -> None:
             plausibility[node["name"]] = node
     assert set(EXPECTED_WARNINGS) <= set(plausibility)
     # Keys stay integrity tests.
+    names = {node["name"] for node in tests}
+    assert {"unique_orders_order_id", KEY_METRICS_NOT_NULL} <= names
     assert "unique_orders_order_id" not in plausibility
-    assert "not_null_events_event_id" not in plausibility
+    assert KEY_METRICS_NOT_NULL not in plausibility
     freshness = built.manifest["sources"]["source.streamlake.bronze.orders"]["freshness"]
     assert freshness["warn_after"]["count"] and not freshness["error_after"]["count"]
 
@@ -372,6 +377,27 @@ def test_new_values_flow_through_and_only_revenue_statuses_count(each_build: Bui
             [NEW_EVENT_TYPE],
         )
         assert events == 1, model
+
+
+def test_a_null_in_a_required_column_fails_the_models_not_null_test(built: Built) -> None:
+    """not_null_columns (one query for a model's required columns) fails on a null
+    in any of them, and names the column."""
+    planted = (
+        "insert into lake.gold.key_metrics (metric_name, metric_value) values ('planted', null)"
+    )
+    with open_lake(built.settings, read_only=False) as con:
+        con.execute(planted)
+    try:
+        with pytest.raises(DbtFailed):
+            run_dbt(built.settings, ["test", "--quiet", "--select", KEY_METRICS_NOT_NULL])
+        failures = dbt_target_path(built.settings) / "run_results.json"
+        results = json.loads(failures.read_text())["results"]
+        (result,) = [r for r in results if KEY_METRICS_NOT_NULL in r["unique_id"]]
+        assert result["status"] == "fail" and result["failures"] == 1, results
+    finally:
+        with open_lake(built.settings, read_only=False) as con:
+            con.execute("delete from lake.gold.key_metrics where metric_name = 'planted'")
+    run_dbt(built.settings, ["test", "--quiet", "--select", KEY_METRICS_NOT_NULL])
 
 
 def test_data_quality_drops_the_row_of_a_test_no_longer_in_the_project(built: Built) -> None:

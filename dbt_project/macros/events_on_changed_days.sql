@@ -8,16 +8,73 @@
 {%- endmacro %}
 
 {#- The days of the Silver events whose changed_column is after a watermark
-    the model has read already (none for no watermark: every day). -#}
+    the model has read already (none for no watermark: every day).
+
+    The Gold event models each ask with their own watermark, and on Athena
+    each query is billed 10 MB at least: Silver events' post-hook asks once
+    for all of them (remember_changed_event_days), and each model keeps the
+    days newer than its own watermark from that answer. A model whose
+    watermark is older than the answer covers asks for itself. -#}
 {% macro event_days_after(processed_after, changed_column='_processed_at') -%}
     {%- if processed_after is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set changed = run_query(
-        "select distinct event_date from " ~ ref('events')
-        ~ " where " ~ after_watermark(changed_column, processed_after)
-        ~ " order by event_date") -%}
-    {{ return(changed.columns[0].values() | map('string') | list) }}
+    {%- set after = modules.datetime.datetime.fromisoformat(processed_after) -%}
+    {%- set remembered = run_cache('event_days') -%}
+    {%- set changed = remembered if remembered.get('since') and after >= remembered['since']
+        else changed_event_days_since(ref('events'), after) -%}
+    {%- set wanted = [] -%}
+    {%- for day in changed['days']
+        if day[changed_column] is not none and day[changed_column] > after -%}
+        {%- do wanted.append(day['day']) -%}
+    {%- endfor -%}
+    {{ return(wanted | sort) }}
+{%- endmacro %}
+
+{#- Silver events' post-hook: the changed days for every Gold model of the run
+    that reads Silver events, from the earliest of their watermarks (read at
+    the run's start), kept in run_cache('event_days'). -#}
+{% macro remember_changed_event_days() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set readers = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.unique_id in selected_resources and model.unique_id in node.depends_on.nodes -%}
+        {%- do readers.append(node.unique_id) -%}
+    {%- endfor -%}
+    {%- set watermarks = [] -%}
+    {%- for key, newest in run_cache('watermarks').items()
+        if key[0] in readers and key[1] == '_processed_at' and newest is not none -%}
+        {%- do watermarks.append(newest) -%}
+    {%- endfor -%}
+    {%- if watermarks -%}
+        {%- do run_cache('event_days').update(changed_event_days_since(this, watermarks | min)) -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{#- {'since': moment, 'days': [{'day', '_processed_at', '_first_processed_at'}]}:
+    each day with rows of `events` (Silver events) changed after `since`, and
+    its newest changes. -#}
+{% macro changed_event_days_since(events, since) -%}
+    {%- set found = run_query(
+        "select cast(event_date as varchar) as event_date,"
+        ~ " cast(max(_processed_at) as varchar) as _processed_at,"
+        ~ " cast(max(_first_processed_at) as varchar) as _first_processed_at"
+        ~ " from " ~ events
+        ~ " where " ~ after_watermark('_processed_at', since.strftime('%Y-%m-%d %H:%M:%S.%f'))
+        ~ " group by event_date") -%}
+    {%- set days = [] -%}
+    {%- for row in found.rows -%}
+        {%- set newest = {'day': row['event_date'] | string} -%}
+        {%- for column in ('_processed_at', '_first_processed_at') -%}
+            {%- do newest.update({column: modules.datetime.datetime.fromisoformat(row[column] | string)
+                if row[column] is not none else none}) -%}
+        {%- endfor -%}
+        {%- do days.append(newest) -%}
+    {%- endfor -%}
+    {{ return({'since': since, 'days': days}) }}
 {%- endmacro %}
 
 {#- `<column>` is one of the days (true for none: every day; false for no day). -#}

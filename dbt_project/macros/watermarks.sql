@@ -8,8 +8,13 @@
     {%- if not execute or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set result = run_query("select max(" ~ column ~ ") from " ~ this) -%}
-    {%- set newest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
+    {%- set read_at_start = run_cache('watermarks') -%}
+    {%- if (model.unique_id, column) in read_at_start -%}
+        {%- set newest = read_at_start[(model.unique_id, column)] -%}
+    {%- else -%}
+        {%- set result = run_query("select max(" ~ column ~ ") from " ~ this) -%}
+        {%- set newest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
+    {%- endif -%}
     {%- if newest is none -%}
         {{ return(none) }}
     {%- endif -%}
@@ -51,4 +56,62 @@
 {#- This run's timestamp, stamped on every row a model writes. -#}
 {% macro run_timestamp() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp(6))
+{%- endmacro %}
+
+{#- The watermark columns the models read (watermark(column)), per table that has them. -#}
+{% macro watermark_columns() -%}
+    {{ return(['_ingested_at', '_processed_at']) }}
+{%- endmacro %}
+
+{#- on-run-start: every watermark of the run's incremental models in one query
+    (on Athena each query is billed 10 MB at least and takes a second or more;
+    one per model added a dozen to every run). A model's table is written by
+    that model alone, so its watermark read at the start of the run is the one
+    it would read when it runs. The values wait in run_cache('watermarks');
+    a model the query did not cover (a table created during this run, or a
+    command without on-run-start hooks) reads its own as before. -#}
+{% macro read_watermarks() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set reads = [] -%}
+    {%- for node in graph.nodes.values()
+        if node.unique_id in selected_resources
+        and node.resource_type == 'model'
+        and node.config.materialized == 'incremental' -%}
+        {%- set relation = load_cached_relation(api.Relation.create(
+            database=node.database, schema=node.schema, identifier=node.alias)) -%}
+        {%- set columns = watermark_columns() | select('in', node.columns) | list -%}
+        {%- if relation is not none and relation.is_table and columns -%}
+            {%- set values = [] -%}
+            {%- for column in watermark_columns() -%}
+                {#- As text, parsed below: result types of a union with nulls
+                    differ between the engines' drivers. -#}
+                {%- do values.append(('cast(max(' ~ column ~ ') as varchar)'
+                    if column in columns else 'cast(null as varchar)') ~ ' as ' ~ column) -%}
+            {%- endfor -%}
+            {%- do reads.append("select '" ~ node.unique_id ~ "' as unique_id, "
+                ~ values | join(', ') ~ ' from ' ~ relation) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if reads -%}
+        {%- set cache = run_cache('watermarks') -%}
+        {%- set found = run_query(reads | join('\nunion all\n')) -%}
+        {%- for row in found.rows -%}
+            {%- for column in watermark_columns() -%}
+                {%- set newest = row[column] -%}
+                {%- do cache.update({(row['unique_id'], column):
+                    modules.datetime.datetime.fromisoformat(newest | string)
+                    if newest is not none else none}) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{#- A dict that lives for one dbt command, shared by its hooks and nodes: dbt
+    renders each in a context of its own, but `graph` is the one manifest's. -#}
+{% macro run_cache(name) -%}
+    {%- set caches = graph.setdefault('streamlake_run_cache', {}) -%}
+    {{ return(caches.setdefault(name, {})) }}
 {%- endmacro %}

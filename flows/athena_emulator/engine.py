@@ -72,6 +72,8 @@ from flows.athena_emulator.types import (
 # 1000 a user error, 1003 a failed DDL task, 233 an Iceberg error.
 USER = 2
 USER_ERROR = 1000
+# Not Athena's: a statement the emulator itself failed on (a bug to fix here).
+EMULATOR_ERROR = 9999
 DDL_FAILED = 1003
 ICEBERG_ERROR = 233
 
@@ -284,6 +286,16 @@ class Frontend:
                 reason=str(failure),
                 error_type=failure.error_type,
             )
+        except Exception as error:
+            # Fails the query, loudly: left to the server thread, the query would
+            # vanish and moto's Athena would answer SUCCEEDED for it.
+            return Outcome(
+                state="FAILED",
+                statement_type="DDL" if hive_ddl.is_hive_ddl(text) else "DML",
+                substatement_type=kind.upper() or "UNKNOWN",
+                reason=f"EMULATOR_INTERNAL_ERROR: {type(error).__name__}: {error}",
+                error_type=EMULATOR_ERROR,
+            )
 
     # ----------------------------------------------------------------- names
 
@@ -489,6 +501,17 @@ class Frontend:
     def view_sql(self, sql: str, database: str) -> str:
         """A Glue view's Trino SQL as DuckDB SQL (for the engine's catalog sync)."""
         tree = with_default_precision(sqlglot.parse_one(sql, read="trino"))
+        # The stored text is sqlglot's Trino rendering, which writes `x AT TIME
+        # ZONE z` as at_timezone(x, z): read back as what it was written from.
+        tree = tree.transform(
+            lambda node: (
+                exp.AtTimeZone(this=node.expressions[0], zone=node.expressions[1])
+                if isinstance(node, exp.Anonymous)
+                and str(node.this).lower() == "at_timezone"
+                and len(node.expressions) == 2
+                else node
+            )
+        )
         return translate(self.analyze(tree, database)[1])
 
     def _replace_hidden_columns(self, query: exp.Expression, database: str) -> None:

@@ -521,11 +521,21 @@ class Engine:
         if version != self._synced_version:
             self._sync_catalog()
             self._synced_version = version
+        known = set(self._hive)
         for database in self.catalog.databases():
             for table in self.catalog.tables(database):
                 key = (database, table.name)
                 if table.kind == "hive" and (hive_tables is None or key in hive_tables):
                     self._sync_hive(table)
+        if set(self._hive) - known:
+            # A view over a Hive table cannot be created before that table is:
+            # the views still missing may be possible now (a statement reading a
+            # view no statement of this session created would not find it).
+            views = [t for d in self.catalog.databases() for t in self.catalog.tables(d)]
+            missing = [
+                t for t in views if t.kind == "view" and (t.database, t.name) not in self._views
+            ]
+            self._sync_views(missing)
 
     def _sync_catalog(self) -> None:
         databases = set(self.catalog.databases())
@@ -555,7 +565,9 @@ class Engine:
         for table in glue.values():
             if table.kind == "iceberg":
                 self._sync_iceberg(table)
-        pending = [t for t in glue.values() if t.kind == "view"]
+        self._sync_views([t for t in glue.values() if t.kind == "view"])
+
+    def _sync_views(self, pending: list[Table]) -> None:
         # Views over views: create in rounds until no more can be created.
         while pending:
             left = [t for t in pending if not self._sync_view(t)]

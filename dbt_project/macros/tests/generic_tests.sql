@@ -32,3 +32,25 @@ select 1 as no_rows
 from (select count(*) as row_count from {{ model }}) as counted
 where row_count = 0
 {% endtest %}
+
+{#- Several columns that must never be null, in one query: one row per column
+    with nulls, and how many. One test instead of one not_null per column, so a
+    scheduled run sends one statement (on Athena, 10 MB billed at least) for the
+    model's required columns, and reads them in one scan. -#}
+{% test not_null_columns(model, column_names) %}
+with counted as (
+    select
+        {%- for column in column_names %}
+        sum(case when {{ column }} is null then 1 else 0 end) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+)
+
+{% for column in column_names -%}
+select '{{ column }}' as null_column, {{ column }} as null_rows
+from counted
+where {{ column }} > 0
+{% if not loop.last %}union all
+{% endif %}
+{%- endfor %}
+{% endtest %}

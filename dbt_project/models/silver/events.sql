@@ -5,6 +5,7 @@
         merge_update_condition=earlier_delivery_condition(),
         update_condition=earlier_delivery_condition(),
         partitioned_by=iceberg_partitioning(['day(event_date)']),
+        post_hook="{{ remember_changed_event_days() }}",
     )
 }}
 
