@@ -10,6 +10,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -142,13 +143,29 @@ def evaluate(
 ) -> list[AlertResult]:
     now = now or datetime.now(UTC)
     models = gold_models(settings)
-    results = []
+    if not rules:
+        return []
     for rule in rules:
         check_rule(rule, models)
-        sql, parameters = rule_query(rule, warehouse.gold(rule.model), now.date())
-        observed = warehouse.query(sql, parameters).column(0)[0].as_py()
-        results.append(AlertResult(rule, float(observed or 0), now))
-    return results
+    observed = warehouse.query(*rules_query(rules, warehouse.gold, now.date()))
+    return [
+        AlertResult(rule, float(observed.column(number)[0].as_py() or 0), now)
+        for number, rule in enumerate(rules)
+    ]
+
+
+def rules_query(
+    rules: list[AlertRule], relation_of: Callable[[str], str], today: date
+) -> tuple[str, list[Any]]:
+    """Every rule's aggregate in one statement, one column per rule (rule_0, ...):
+    on Athena each query is billed 10 MB at least and takes a second or more,
+    and the rules run after every transform."""
+    columns, parameters = [], []
+    for number, rule in enumerate(rules):
+        sql, rule_parameters = rule_query(rule, relation_of(rule.model), today)
+        columns.append(f"({sql}) as rule_{number}")
+        parameters += rule_parameters
+    return f"select {', '.join(columns)}", parameters
 
 
 def insert_statement(table: str) -> str:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import pytest
 
-from flows.alerts import insert_statement, load_rules, rule_query
+from flows.alerts import insert_statement, load_rules, rule_query, rules_query
 from flows.athena_emulator import Frontend
 from flows.export import ExportRequest, export_query
 from flows.lakehouse import PROJECT_DIR
@@ -40,6 +40,15 @@ def test_alert_queries_pass_athena(athena: Frontend, rule) -> None:  # noqa: F81
     sql, parameters = rule_query(rule, AthenaWarehouse(SETTINGS).gold(rule.model), date.today())
     outcome = athena.run(bound(sql, parameters), "gold", rule.name)
     assert outcome.state == "SUCCEEDED", outcome.reason
+
+
+def test_every_rule_in_one_statement_passes_athena(athena: Frontend) -> None:  # noqa: F811
+    """What the alerts flow sends after each transform: one query for all the rules."""
+    rules = load_rules(PROJECT_DIR / "flows" / "alert_rules.yml")
+    sql, parameters = rules_query(rules, AthenaWarehouse(SETTINGS).gold, date.today())
+    outcome = athena.run(bound(sql, parameters), "gold", "rules")
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert sql.count(" as rule_") == len(rules) > 1
 
 
 @pytest.mark.parametrize(
