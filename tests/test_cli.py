@@ -84,6 +84,15 @@ def test_run_is_the_main_job(tmp_path) -> None:
     assert "stopped" in stopped.stdout
 
 
+@pytest.fixture(scope="module")
+def empty_lake(tmp_path_factory) -> Path:
+    """An empty lake: the arguments are refused before it is read. One for all the
+    cases, so that the commands that check model names parse the project once."""
+    lake = tmp_path_factory.mktemp("empty") / "lake"
+    lake.mkdir()
+    return lake
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -104,10 +113,8 @@ def test_run_is_the_main_job(tmp_path) -> None:
         (["maintenance", "--retention-hours", "-1"], "Invalid value"),
     ],
 )
-def test_bad_arguments_get_one_clear_error(tmp_path, args, message) -> None:
-    lake = tmp_path / "lake"
-    lake.mkdir()  # an empty lake: the arguments are refused before it is read
-    result = streamlake(*args, env={"STREAMLAKE_LAKE_ROOT": str(lake)})
+def test_bad_arguments_get_one_clear_error(empty_lake, args, message) -> None:
+    result = streamlake(*args, env={"STREAMLAKE_LAKE_ROOT": str(empty_lake)})
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

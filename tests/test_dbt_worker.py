@@ -75,11 +75,12 @@ def worker(tmp_path: Path) -> Iterator[tuple[Path, Path, subprocess.Popen[str]]]
 
 
 def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # gone, and reaped
         return False
-    return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    return status.split("State:")[1].split()[0] != "Z"
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20) -> bool:

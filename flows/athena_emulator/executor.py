@@ -472,6 +472,8 @@ class Engine:
         _install_shims(self.con)
         # (database, table) -> the Glue location the DuckDB table was made for.
         self._held: dict[tuple[str, str], str] = {}
+        # (database, table) -> the Glue columns the DuckDB table was last synced to.
+        self._synced_columns: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
         self._views: dict[tuple[str, str], str] = {}
         self._hive: dict[tuple[str, str], HiveFiles] = {}
         self._file_columns: dict[str, dict[str, int]] = {}
@@ -576,7 +578,7 @@ class Engine:
             pending = left
 
     def _forget(self, predicate: Callable[[tuple[str, str]], bool]) -> None:
-        for registry in (self._held, self._views, self._hive):
+        for registry in (self._held, self._views, self._hive, self._synced_columns):
             for key in [k for k in registry if predicate(k)]:
                 del registry[key]
 
@@ -607,13 +609,17 @@ class Engine:
             columns = ", ".join(f'"{c}" {duckdb_type(k)}' for c, k in table.columns)
             self.con.execute(f"CREATE TABLE {self.qualified(*key)} ({columns})")
             self._held[key] = location
+            self._synced_columns[key] = table.columns
             return
+        if self._synced_columns.get(key) == table.columns:
+            return  # every catalog change syncs every table: most have not changed
+        # pragma_table_info binds this table alone; information_schema.columns
+        # would bind every view, and a Bronze staging view binds by reading the
+        # footer of every Bronze file.
         present = {
-            row[0]: row[1]
+            row[0]
             for row in self.con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_catalog = ? and table_schema = ? and table_name = ?",
-                [CATALOG, *key],
+                f"select name from pragma_table_info('{self.qualified(*key)}')"
             ).fetchall()
         }
         wanted = dict(table.columns)
@@ -627,6 +633,7 @@ class Engine:
             if column not in wanted:
                 self.con.execute(f'ALTER TABLE {self.qualified(*key)} DROP COLUMN "{column}"')
                 self.changed(*key)
+        self._synced_columns[key] = table.columns
 
     def _sync_view(self, table: Table) -> bool:
         key = (table.database, table.name)
