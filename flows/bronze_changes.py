@@ -26,9 +26,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-import pyarrow.fs as pafs
-
-from flows.bronze_check import file_stamp
+from flows.bronze_check import area_files
 from ingestion.store import LakeStore
 
 ROLLS_DAILY_TAG = "rolls_daily"
@@ -93,18 +91,16 @@ class BuildRecord:
 
 def landed_files(store: LakeStore, bronze: dict[str, str]) -> dict[str, str]:
     """The readable Bronze files (BronzeCheck.files) and the quarantine files, with stamps."""
-    files = dict(bronze)
-    selector = pafs.FileSelector(
-        store.full_path("quarantine"), recursive=True, allow_not_found=True
-    )
-    for info in store.filesystem.get_file_info(selector):
-        relative = info.path[len(store.base) + 1 :]
-        # quarantine/<source>/dt=<day>/<name>.parquet, as the quarantine table reads it
-        # (a file the Bronze check moved aside lies one folder deeper, as .unreadable).
-        parts = relative.split("/")
-        if info.type == pafs.FileType.File and len(parts) == 4 and parts[3].endswith(".parquet"):
-            files[relative] = file_stamp(info)
-    return files
+    return {**bronze, **area_files(store, "quarantine")}
+
+
+def plan(
+    store: LakeStore, bronze: dict[str, str], last: BuildRecord | None, today: date
+) -> tuple[BuildSelection, BuildRecord]:
+    """What a scheduled build selects, given the Bronze files (the check's listing)
+    and the last successful build's record, and the record to keep once it succeeded."""
+    files = landed_files(store, bronze)
+    return selection(last, files, today), BuildRecord(files, today.isoformat())
 
 
 def selection(record: BuildRecord | None, files: dict[str, str], today: date) -> BuildSelection:

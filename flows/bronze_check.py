@@ -104,7 +104,7 @@ def check_bronze(store: LakeStore, now: datetime | None = None) -> BronzeCheck:
     seen = _load_state(store)
     result = BronzeCheck()
     current: dict[str, str] = {}
-    for info in _bronze_files(store):
+    for info in _area_files(store, "bronze"):
         relative = info.path[len(store.base) + 1 :]
         stamp = file_stamp(info)
         if seen.get(relative) == stamp:
@@ -163,12 +163,18 @@ def quarantined_files(store: LakeStore) -> list[QuarantinedFile]:
 
 def bronze_files(store: LakeStore) -> dict[str, str]:
     """The files dbt's Bronze glob reads, with their stamps, as the check records them."""
-    return {info.path[len(store.base) + 1 :]: file_stamp(info) for info in _bronze_files(store)}
+    return area_files(store, "bronze")
 
 
-def _bronze_files(store: LakeStore) -> list[pafs.FileInfo]:
-    # Exactly what dbt's glob reads: bronze/<source>/<folder>/<name>.parquet, not hidden.
-    selector = pafs.FileSelector(store.full_path("bronze"), recursive=True, allow_not_found=True)
+def area_files(store: LakeStore, area: str) -> dict[str, str]:
+    """A landed area's files (bronze/ or quarantine/) as their tables read them, with stamps."""
+    return {info.path[len(store.base) + 1 :]: file_stamp(info) for info in _area_files(store, area)}
+
+
+def _area_files(store: LakeStore, area: str) -> list[pafs.FileInfo]:
+    # Exactly what dbt's glob reads: <area>/<source>/<folder>/<name>.parquet, not
+    # hidden (a handler's file in the making, or one the check moved a folder deeper).
+    selector = pafs.FileSelector(store.full_path(area), recursive=True, allow_not_found=True)
     found = []
     for info in store.filesystem.get_file_info(selector):
         parts = info.path[len(store.base) + 1 :].split("/")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -135,6 +136,17 @@ def _open_store(settings: Settings) -> LakeStore:
     return store
 
 
+def _handler_logs_into(store: LakeStore) -> Path | None:
+    """A local lake keeps the handlers' JSON log lines in _logs/ingestion.jsonl, off
+    the console; returns that file (None on S3, where they go to the console)."""
+    if not store.is_local:
+        return None
+    log_file = store.local_path("_logs") / "ingestion.jsonl"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    send_logs_to(open(log_file, "a", encoding="utf-8"))  # noqa: SIM115
+    return log_file
+
+
 def simulate_and_land(
     settings: Settings, workload: WorkloadConfig, delivery: DeliveryConfig
 ) -> FeedReport:
@@ -142,11 +154,7 @@ def simulate_and_land(
     store = _open_store(settings)
     planned = deliveries(generate(workload), delivery)
     total = sum(d.size for d in planned)
-    log_path = None
-    if store.is_local:
-        log_path = store.local_path("_logs")
-        log_path.mkdir(parents=True, exist_ok=True)
-        send_logs_to(open(log_path / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
+    log_file = _handler_logs_into(store)
     with Progress(
         TextColumn("[bold]landing[/] {task.fields[source]:<10}"),
         BarColumn(),
@@ -163,8 +171,8 @@ def simulate_and_land(
             store=store,
             on_delivery=lambda d: progress.update(task, advance=d.size, source=d.source),
         )
-    if log_path:
-        console.print(f"handler logs (structured JSON): {log_path / 'ingestion.jsonl'}")
+    if log_file:
+        console.print(f"handler logs (structured JSON): {log_file}")
     return report
 
 
@@ -522,10 +530,7 @@ def replay_quarantine(
     settings = _settings(lake_root)
     store = _existing_lake(settings)
     wanted = _date(day, "--day")
-    if store.is_local:
-        log_path = store.local_path("_logs")
-        log_path.mkdir(parents=True, exist_ok=True)
-        send_logs_to(open(log_path / "ingestion.jsonl", "a", encoding="utf-8"))  # noqa: SIM115
+    _handler_logs_into(store)
     report = replay(
         store,
         settings,

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.bronze_changes import BuildRecord, BuildSelection, landed_files, selection
+from flows.bronze_changes import BuildRecord, BuildSelection, plan
 from flows.bronze_check import BronzeCheck, bronze_files, check_bronze
 from flows.lakehouse import PROJECT_DIR, TestScope, dbt_environment
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
@@ -356,16 +356,12 @@ class EmulatedAthena:
         self.report.bronze_check = check
         return check
 
-    def landed_files(self, bronze: dict[str, str]) -> dict[str, str]:
-        return landed_files(self.store, bronze)
-
     def last_build(self) -> BuildRecord | None:
         """What the last successful build on the emulator's tables saw (the
         scheduled transform selects by it, as the flow does on AWS)."""
         return BuildRecord.load(self._state_store, BUILD_RECORD)
 
-    def record_build(self, landed: dict[str, str]) -> None:
-        record = BuildRecord(landed, datetime.now(UTC).date().isoformat())
+    def record_build(self, record: BuildRecord) -> None:
         record.save(self._state_store, BUILD_RECORD)
 
     @property
@@ -626,11 +622,11 @@ def emulate_build(
     selection = ["--select", *select] if select else []
     with emulated(lake_root, on_progress, project_dir) as athena:
         athena.put_bronze()
-        landed = athena.landed_files(bronze_files(athena.store))
+        _, done = plan(athena.store, bronze_files(athena.store), None, datetime.now(UTC).date())
         athena.dbt(["seed", *extra])
         athena.dbt(["build", *extra, *selection])
         if not select:
-            athena.record_build(landed)
+            athena.record_build(done)
     return athena.report
 
 
@@ -645,15 +641,16 @@ def emulate_transform(
     with emulated(lake_root, on_progress, project_dir) as athena:
         check = athena.check_bronze()
         athena.put_bronze()
-        landed = athena.landed_files(check.files)
-        chosen = selection(athena.last_build(), landed, datetime.now(UTC).date())
+        chosen, done = plan(
+            athena.store, check.files, athena.last_build(), datetime.now(UTC).date()
+        )
         athena.report.selection = chosen
         on_progress(f"scheduled build: {chosen.describe()}", 0, 0, 0)
         if chosen.is_empty:
             athena.skip_dbt(chosen.describe())
         else:
             athena.dbt(SCHEDULED_BUILD + chosen.dbt_args(), SCHEDULED_TEST_SCOPE)
-            athena.record_build(landed)
+            athena.record_build(done)
     return athena.report
 
 

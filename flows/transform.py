@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.alerts import AlertResult, evaluate, load_rules, notify, record, rules_path
-from flows.bronze_changes import BuildRecord, BuildSelection, landed_files, selection
+from flows.bronze_changes import BuildRecord, BuildSelection, plan
 from flows.bronze_check import BronzeCheck, check_bronze
 from flows.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
 from flows.lakehouse import (
@@ -136,9 +136,8 @@ def transform(
         with catalog_writer(settings, "transform", wait, announce=logger.info):
             check = quarantine_unreadable_bronze(settings)
             args, scope = (FULL_BUILD, "all") if full else (SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE)
-            planned = plan_scheduled_build(settings, check)
-            if planned is not None and not full:
-                chosen, _ = planned
+            chosen, done = plan_scheduled_build(settings, check) or (None, None)
+            if chosen is not None and not full:
                 logger.info("scheduled build: %s", chosen.describe())
                 if chosen.is_empty:
                     logger.info(TRANSFORM_FINISHED)
@@ -151,9 +150,8 @@ def transform(
             before = _snapshot(settings)
             invocation, attempts = build_with_retries(settings, args, test_scope=scope)
             logger.info(TRANSFORM_FINISHED)
-            if planned is not None and invocation.success:
-                store = LakeStore.from_settings(settings)
-                planned[1].save(store, build_record_path(settings.target))
+            if done is not None and invocation.success:
+                done.save(LakeStore.from_settings(settings), build_record_path(settings.target))
             report = TransformReport("succeeded", invocation, attempts=attempts)
             report.rows_changed = _rows_changed(settings, before)
             create_markdown_artifact(
@@ -179,10 +177,8 @@ def plan_scheduled_build(
     if not settings.builds_changed_sources_only or check is None:
         return None
     store = LakeStore.from_settings(settings)
-    files = landed_files(store, check.files)
-    today = datetime.now(UTC).date()
-    chosen = selection(BuildRecord.load(store, build_record_path(settings.target)), files, today)
-    return chosen, BuildRecord(files, today.isoformat())
+    last = BuildRecord.load(store, build_record_path(settings.target))
+    return plan(store, check.files, last, datetime.now(UTC).date())
 
 
 def quarantine_unreadable_bronze(settings: Settings) -> BronzeCheck | None:

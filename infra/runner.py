@@ -57,6 +57,11 @@ PREFECT_API_URL_PARAMETER = "prefect/api_url"  # under the SSM prefix, apart fro
 PLACEHOLDER_API_URL = "unset: give prefect_api_url in the CDK context"
 TRANSFORMS_FINISHED_METRIC = "TransformsFinished"
 AVAILABILITY_ZONES = 2
+# config.runner_architecture: the task's CPU and the platform its image is built for.
+ARCHITECTURES = {
+    "arm64": (ecs.CpuArchitecture.ARM64, ecr_assets.Platform.LINUX_ARM64),
+    "x86_64": (ecs.CpuArchitecture.X86_64, ecr_assets.Platform.LINUX_AMD64),
+}
 # What the runner and the ECS agent call, when no NAT carries them. Not KMS: S3,
 # Athena and Secrets Manager decrypt on their side; no client here calls KMS.
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
@@ -132,6 +137,7 @@ class Runner(Construct):
             description="Streamlake runner's ECS agent: pulls the image, writes the log, "
             "reads the Prefect API URL and key.",
         )
+        cpu_architecture, image_platform = ARCHITECTURES[config.runner_architecture]
         self.task_definition = ecs.FargateTaskDefinition(
             self,
             "Task",
@@ -139,11 +145,7 @@ class Runner(Construct):
             cpu=config.runner_cpu,
             memory_limit_mib=config.runner_memory_mb,
             runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=(
-                    ecs.CpuArchitecture.ARM64
-                    if config.runner_architecture == "arm64"
-                    else ecs.CpuArchitecture.X86_64
-                ),
+                cpu_architecture=cpu_architecture,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
             task_role=role,
@@ -155,11 +157,7 @@ class Runner(Construct):
                 str(REPOSITORY_ROOT),
                 file=DOCKERFILE,
                 ignore_mode=cdk.IgnoreMode.DOCKER,
-                platform=(
-                    ecr_assets.Platform.LINUX_ARM64
-                    if config.runner_architecture == "arm64"
-                    else ecr_assets.Platform.LINUX_AMD64
-                ),
+                platform=image_platform,
             ),
             # The image's ENTRYPOINT is `streamlake`; said again here so the task
             # definition shows what runs.

@@ -19,7 +19,7 @@
     {%- if processed_after is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set after = modules.datetime.datetime.fromisoformat(processed_after) -%}
+    {%- set after = timestamp_of(processed_after) -%}
     {%- set remembered = run_cache('event_days') -%}
     {%- set changed = remembered if remembered.get('since') and after >= remembered['since']
         else changed_event_days_since(ref('events'), after) -%}
@@ -67,12 +67,10 @@
         ~ " group by event_date") -%}
     {%- set days = [] -%}
     {%- for row in found.rows -%}
-        {%- set newest = {'day': row['event_date'] | string} -%}
-        {%- for column in ('_processed_at', '_first_processed_at') -%}
-            {%- do newest.update({column: modules.datetime.datetime.fromisoformat(row[column] | string)
-                if row[column] is not none else none}) -%}
-        {%- endfor -%}
-        {%- do days.append(newest) -%}
+        {%- do days.append({
+            'day': row['event_date'] | string,
+            '_processed_at': timestamp_of(row['_processed_at']),
+            '_first_processed_at': timestamp_of(row['_first_processed_at'])}) -%}
     {%- endfor -%}
     {{ return({'since': since, 'days': days}) }}
 {%- endmacro %}

@@ -85,8 +85,7 @@
         {%- if relation is not none and relation.is_table and columns -%}
             {%- set values = [] -%}
             {%- for column in watermark_columns() -%}
-                {#- As text, parsed below: result types of a union with nulls
-                    differ between the engines' drivers. -#}
+                {#- As text, parsed by timestamp_of. -#}
                 {%- do values.append(('cast(max(' ~ column ~ ') as varchar)'
                     if column in columns else 'cast(null as varchar)') ~ ' as ' ~ column) -%}
             {%- endfor -%}
@@ -99,14 +98,18 @@
         {%- set found = run_query(reads | join('\nunion all\n')) -%}
         {%- for row in found.rows -%}
             {%- for column in watermark_columns() -%}
-                {%- set newest = row[column] -%}
-                {%- do cache.update({(row['unique_id'], column):
-                    modules.datetime.datetime.fromisoformat(newest | string)
-                    if newest is not none else none}) -%}
+                {%- do cache.update({(row['unique_id'], column): timestamp_of(row[column])}) -%}
             {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return('') }}
+{%- endmacro %}
+
+{#- A timestamp a query returned as text (cast to varchar: result types of
+    a union with nulls differ between the engines' drivers), as a datetime;
+    none for null. -#}
+{% macro timestamp_of(text) -%}
+    {{ return(modules.datetime.datetime.fromisoformat(text | string) if text is not none else none) }}
 {%- endmacro %}
 
 {#- A dict that lives for one dbt command, shared by its hooks and nodes: dbt
