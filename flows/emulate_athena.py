@@ -18,7 +18,7 @@ call after more Bronze has landed is an incremental run on the same Iceberg
 tables:
 
     glue.json           the Glue catalog (databases, tables, views)
-    iceberg.duckdb      the Iceberg tables' rows (the emulator's DuckDB file)
+    iceberg.ducklake    the Iceberg tables (a DuckLake catalog; data files in iceberg.ducklake.files/)
     s3/                 the emulator's S3 objects other than Bronze and results
     bronze.json         the Bronze and quarantine files the emulator's S3 holds
     tables/<layer>/     every Silver and Gold table, as Parquet, after each call
@@ -265,7 +265,7 @@ class EmulatedAthena:
             ) from None
         try:
             self._emulator = emulator_class(
-                self.state / "statements.log", database=self.state / "iceberg.duckdb"
+                self.state / "statements.log", database=self.state / "iceberg.ducklake"
             ).start()
             self.settings = emulated_settings(self._emulator.endpoint_url, self._emulator.region)
             self._restore()
@@ -504,7 +504,7 @@ class EmulatedAthena:
 
     def _save(self) -> None:
         """Glue and the S3 objects the emulator made, for the next call; the
-        table rows are in iceberg.duckdb already."""
+        table rows are in iceberg.ducklake already."""
         glue, s3 = self.emulator.client("glue"), self.emulator.client("s3")
         databases = []
         for page in glue.get_paginator("get_databases").paginate():

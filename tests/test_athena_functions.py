@@ -340,6 +340,103 @@ def test_bytes_scanned_are_the_partitions_a_filter_selects(athena: Frontend) -> 
     assert run(athena, "select count(*) as c from functions.landed").rows == [["1001"]]
 
 
+def test_a_hive_scan_counts_every_file_it_reads(athena: Frontend) -> None:
+    """Bytes scanned grow with the files read, past the five names DuckDB's
+    profile lists (which once made a scan of many files count as five)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s3 = athena.s3
+    s3.create_bucket(Bucket="many")
+    for part in range(12):
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({"n": list(range(part * 1000, part * 1000 + 1000))}), buffer)
+        s3.put_object(Bucket="many", Key=f"files/part-{part:02d}.parquet", Body=buffer.getvalue())
+    created = run(
+        athena,
+        "create external table functions.many (n bigint) stored as parquet "
+        "location 's3://many/files/'",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    twelve = run(athena, "select max(n) as m from functions.many")
+    assert twelve.rows == [["11999"]]
+    chunks = 0
+    for part in range(12):
+        body = s3.get_object(Bucket="many", Key=f"files/part-{part:02d}.parquet")["Body"].read()
+        chunks += (
+            pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).total_compressed_size
+        )
+    assert twelve.bytes_scanned == chunks
+
+
+def _iceberg_bytes(athena: Frontend, sql: str) -> int:
+    outcome = run(athena, sql)
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    return outcome.bytes_scanned
+
+
+def test_an_iceberg_scan_reads_the_partitions_and_files_its_filters_keep(
+    athena: Frontend,
+) -> None:
+    """An Iceberg table is data files per write and per partition: a filter on
+    the partition column reads that day's files, a filter on another column
+    skips the files whose bounds rule it out, and a MERGE whose ON clause bounds
+    the target's days reads the target's files of those days alone."""
+    athena.s3.create_bucket(Bucket="ice")
+    created = run(
+        athena,
+        "create table functions.daily with (table_type = 'ICEBERG', is_external = false, "
+        "location = 's3://ice/daily/', partitioning = ARRAY['day(event_date)']) as "
+        "select n as id, date_add('day', n % 10, date '2026-11-01') as event_date, "
+        "cast(n as bigint) as seq, 'payload-' || cast(n as varchar) as payload "
+        "from unnest(sequence(0, 9999)) as t(n)",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    # A second write: later rows, in their own files.
+    inserted = run(
+        athena,
+        "insert into functions.daily select n, date_add('day', n % 10, date '2026-11-01'), "
+        "cast(n as bigint), 'payload-' || cast(n as varchar) "
+        "from unnest(sequence(10000, 19999)) as t(n)",
+    )
+    assert inserted.state == "SUCCEEDED", inserted.reason
+
+    whole = _iceberg_bytes(athena, "select max(payload) as p from functions.daily")
+    one_day = _iceberg_bytes(
+        athena, "select max(payload) as p from functions.daily where event_date = date '2026-11-05'"
+    )
+    # Ten days in equal shares: one day is about a tenth of the table.
+    assert 0 < one_day * 8 < whole
+    by_seq = "select max(payload) as p from functions.daily where seq >= {}"
+    every_write = _iceberg_bytes(athena, by_seq.format(0))
+    later_write = _iceberg_bytes(athena, by_seq.format(10000))
+    # The first write's files hold seq 0 to 9999: their bounds rule them out.
+    assert 0 < later_write * 3 < every_write * 2
+
+    source = (
+        "(select n as id, date '2026-11-09' as event_date, cast(n as bigint) as seq, "
+        "'changed' as payload from unnest(sequence(9, 99, 10)) as t(n))"
+    )
+    merge = (
+        "merge into functions.daily as target using {source} as src "
+        "on target.id = src.id{bound} "
+        "when matched then update set payload = src.payload "
+        "when not matched then insert (id, event_date, seq, payload) "
+        "values (src.id, src.event_date, src.seq, src.payload)"
+    )
+    unbounded = _iceberg_bytes(athena, merge.format(source=source, bound=""))
+    bounded = _iceberg_bytes(
+        athena,
+        merge.format(source=source, bound=" and target.event_date >= date '2026-11-09'"),
+    )
+    assert 0 < bounded * 5 < unbounded
+    assert values(
+        athena, "select count(*) as c from functions.daily where payload = 'changed'"
+    ) == ["10"]
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -372,3 +469,32 @@ def test_the_fast_grammar_check_accepts_what_trino_accepts() -> None:
         "select json_extract_scalar(doc, '$.a') from t cross join unnest(arr) as u(x)",
     ):
         check_trino_grammar(statement)
+
+
+def test_merge_takes_the_first_clause_that_holds_for_each_target_row(athena: Frontend) -> None:
+    """sql/merge.md: each target row takes the first WHEN clause whose condition
+    holds; a source row whose target row was deleted is not inserted too."""
+    athena.s3.create_bucket(Bucket="merged")
+    created = run(
+        athena,
+        "create table functions.merged with (table_type = 'ICEBERG', is_external = false, "
+        "location = 's3://merged/t/') as "
+        "select * from (values (1, 10), (2, 20), (3, 30), (4, 40)) as t(id, v)",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    merged = run(
+        athena,
+        "merge into functions.merged as target using "
+        "(select * from (values (1, 0), (2, -1), (3, 33), (5, 50), (6, 0)) as s(id, v)) as src "
+        "on target.id = src.id "
+        "when matched and src.v = 0 then delete "
+        "when matched and src.v < 0 then update set v = target.v * 2 "
+        "when matched and src.v > 0 then delete "
+        "when not matched and src.v > 0 then insert (id, v) values (src.id, src.v)",
+    )
+    assert merged.state == "SUCCEEDED", merged.reason
+    # 1: deleted by the first clause; 2: doubled; 3: deleted by the third;
+    # 4: untouched; 5: inserted; 6: not matched and v = 0, not inserted.
+    assert merged.update_count == 4
+    rows = run(athena, "select id, v from functions.merged order by id").rows
+    assert rows == [["2", "40"], ["4", "40"], ["5", "50"]]

@@ -702,7 +702,9 @@ class Frontend:
         }
         outcome = Outcome("SUCCEEDED", "DDL", "CREATE_TABLE_AS_SELECT", target=f"{db}.{name}")
         if self.engine is not None:
-            result = self.engine.create_table(db, name, columns, translate(typed), location)
+            result = self.engine.create_table(
+                db, name, columns, translate(typed), location, partitioning=spec
+            )
             outcome.update_count = result.update_count
             outcome.bytes_scanned = result.bytes_scanned
         metadata_location = self._write_iceberg_metadata(
@@ -885,7 +887,6 @@ class Frontend:
             result = self.engine.run(
                 f"INSERT INTO {self.engine.qualified(db, name)} ({names}) {translate(typed)}"
             )
-            self.engine.changed(db, name)
             outcome.update_count = result.update_count
             outcome.bytes_scanned = result.bytes_scanned
         return outcome
@@ -970,23 +971,86 @@ class Frontend:
         )
         if self.engine is not None:
             self._sync(merge, database)
-            source = translate(using)
-            if self.engine.multiple_matches(
-                self.engine.qualified(target.database, target.name),
-                f'"{target_alias}"',
-                source,
-                translate(merge.args["on"]),
-            ):
+            outcome.update_count, outcome.bytes_scanned = self._run_merge(
+                merge, target, target_alias, source_alias or using.name.lower()
+            )
+        return outcome
+
+    def _run_merge(
+        self, merge: exp.Merge, target: Table, target_alias: str, source_alias: str
+    ) -> tuple[int, int]:
+        """Run a checked MERGE on the engine; the rows it changed and the bytes it read.
+
+        The source is held in a temporary table first: DuckLake's MERGE fails
+        on some sources it streams ("Out of buffer"), and takes one WHEN
+        MATCHED action only. A WHEN MATCHED ... THEN DELETE beside other
+        matched actions runs first, as a DELETE of the target rows it alone
+        would take (no earlier clause's condition holds for them), and the
+        source rows that matched them leave the source, as in Trino, where
+        each target row takes the first clause that holds. The bytes are the
+        source's reads and the MERGE's: one scan of each, as in Athena."""
+        engine = self.engine
+        assert engine is not None
+        target_sql = engine.qualified(target.database, target.name)
+        staged_source = "temp.main.merge_source"
+        source_as = f'{staged_source} AS "{source_alias}"'
+        on = translate(merge.args["on"])
+        source = translate(merge.args["using"])
+        scanned = engine.run(
+            f"CREATE OR REPLACE TEMP TABLE merge_source AS SELECT * FROM {source}"
+        ).bytes_scanned
+        try:
+            if engine.multiple_matches(target_sql, f'"{target_alias}"', source_as, on):
                 # Trino's MERGE fails rather than pick one of several source rows.
                 raise AthenaFailure(
                     "MERGE_TARGET_ROW_MULTIPLE_MATCHES",
                     "One MERGE target table row matched more than one source row",
                 )
-            result = self.engine.run(translate(merge))
-            self.engine.changed(target.database, target.name)
-            outcome.update_count = result.update_count
-            outcome.bytes_scanned = result.bytes_scanned
-        return outcome
+            whens = merge.args["whens"].expressions
+            matched = [w for w in whens if w.args.get("matched")]
+            changed = 0
+            kept = list(whens)
+            if len(matched) > 1:
+                earlier: list[str] = []
+                for when in matched:
+                    condition = when.args.get("condition")
+                    holds = f"coalesce(({translate(condition)}), false)" if condition else "true"
+                    action = when.args.get("then")
+                    if isinstance(action, exp.Var) and action.name.upper() == "DELETE":
+                        taken = " and ".join([holds, *(f"not {e}" for e in earlier)])
+                        engine.query(
+                            "CREATE OR REPLACE TEMP TABLE merge_taken AS "
+                            f'SELECT "{target_alias}".rowid AS target_row, '
+                            f'"{source_alias}".rowid AS source_row '
+                            f'FROM {target_sql} AS "{target_alias}" INNER JOIN {source_as} '
+                            f"ON {on} WHERE {taken}"
+                        )
+                        changed += engine.run(
+                            f"DELETE FROM {target_sql} WHERE rowid IN "
+                            "(SELECT target_row FROM temp.main.merge_taken)"
+                        ).update_count
+                        engine.query(
+                            f"DELETE FROM {staged_source} WHERE rowid IN "
+                            "(SELECT source_row FROM temp.main.merge_taken)"
+                        )
+                        kept.remove(when)
+                    earlier.append(holds)
+            staged = merge.copy()
+            staged.set(
+                "using",
+                exp.Table(
+                    this=exp.to_identifier("merge_source"),
+                    db=exp.to_identifier("main"),
+                    catalog=exp.to_identifier("temp"),
+                    alias=exp.TableAlias(this=exp.to_identifier(source_alias)),
+                ),
+            )
+            staged.args["whens"].set("expressions", [w.copy() for w in kept])
+            result = engine.run(translate(staged))
+        finally:
+            engine.query("DROP TABLE IF EXISTS temp.main.merge_source")
+            engine.query("DROP TABLE IF EXISTS temp.main.merge_taken")
+        return changed + result.update_count, scanned + result.bytes_scanned
 
     def _delete_or_update(self, statement: exp.Delete | exp.Update, database: str) -> Outcome:
         verb = "DELETE" if isinstance(statement, exp.Delete) else "UPDATE"
@@ -1014,7 +1078,6 @@ class Frontend:
         if self.engine is not None:
             self._sync(statement, database)
             result = self.engine.run(translate(statement))
-            self.engine.changed(target.database, target.name)
             outcome.update_count = result.update_count
             outcome.bytes_scanned = result.bytes_scanned
         return outcome

@@ -1,14 +1,19 @@
 """The emulator's engine: every statement Athena's front end accepts runs on DuckDB.
 
-DuckDB 1.5.5 runs in process, with one database named `awsdatacatalog` (so
-three-part names resolve as in Athena) and one schema per Glue database. What
-a Glue table is decides what DuckDB holds for it:
+DuckDB 1.5.5 runs in process, with one catalog named `awsdatacatalog` (so
+three-part names resolve as in Athena) and one schema per Glue database. The
+catalog is a DuckLake: like Iceberg, it keeps a table as Parquet data files,
+new files for each write (and delete files for rows a MERGE, UPDATE or DELETE
+replaces), with each file's column bounds in its metadata, so a scan skips the
+files its filters rule out. What a Glue table is decides what DuckDB holds:
 
-- an Iceberg table is a DuckDB table with the table's rows, created by CTAS,
-  changed by MERGE, INSERT, DELETE, UPDATE and ALTER TABLE, renamed with it and
-  dropped with it. Glue is the truth about which tables exist: before each
-  statement, DuckDB's tables follow Glue (a table Glue no longer has is dropped,
-  one Glue has anew, e.g. at another location, starts empty);
+- an Iceberg table is a DuckLake table partitioned as its `partitioning`
+  says (`day(c)` as year, month and day of c, the transforms DuckLake has),
+  created by CTAS, changed by MERGE, INSERT, DELETE, UPDATE and ALTER TABLE,
+  renamed with it and dropped with it. Glue is the truth about which tables
+  exist: before each statement, DuckDB's tables follow Glue (a table Glue no
+  longer has is dropped, one Glue has anew, e.g. at another location, starts
+  empty);
 - a Hive (external) table is a DuckDB view over local copies of the S3 objects
   under its location, refreshed before each statement that reads it, so a read
   sees S3 as it is at that statement. Partition columns come from the object
@@ -20,13 +25,12 @@ Statements are translated from the Trino dialect with sqlglot, after the
 front end has qualified and typed them, and Trino's documented behaviour is
 kept where DuckDB's differs (see `TrinoToDuckDB` and `_install_shims`).
 
-Bytes scanned are measured per statement from DuckDB's profile of it: for a
-Hive table, the compressed Parquet column chunks of the columns read in the
-files the scan opened after partition pruning (all row groups of those
-files); for an Iceberg table the emulator holds, the compressed Parquet size
-the columns read would have if the whole table were written as one zstd
-Parquet file (an estimate: Iceberg's file and partition pruning is not
-modelled, so it is an upper bound for a filtered read).
+Bytes scanned are what the statement read from data files, by DuckDB's own
+file system log: the Hive objects' copies and the Iceberg tables' data and
+delete files, after partition pruning, file pruning by column bounds and
+row-group pruning, the column chunks of the columns read (and the footers
+read). What Athena bills is close to this; it does not see the emulator's
+catalog reads, which are not counted.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ import sqlglot
 from sqlglot import exp
 
 from flows.athena_emulator.catalog import CATALOG, GlueCatalog, Table
+from flows.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
+
+# The pinned extensions (DuckLake) live in the project's folder, as for the local run.
+EXTENSION_DIR = Path(__file__).resolve().parents[2] / DEFAULT_EXTENSION_DIR
 
 # Athena's session time zone is UTC; Trino orders NULLs last in both directions.
 SESSION_SETTINGS = {
@@ -308,7 +316,7 @@ def _install_shims(con: duckdb.DuckDBPyConnection) -> None:
         side_effects=False,
     )
     for name, body in SHIMS.items():
-        con.execute(f"CREATE OR REPLACE MACRO {name}{body}")
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}{body}")
 
 
 def _is(data_type: exp.DataType | None, types: set[exp.DataType.Type]) -> bool:
@@ -453,9 +461,10 @@ class Engine:
         analyze_view: Callable[[str, str], str] | None = None,
         database: Path | None = None,
     ) -> None:
-        """`database` is a DuckDB file that keeps the Iceberg tables' rows from
-        one emulator to the next (in memory when None); `adopt_tables` takes
-        them over once Glue holds their tables again."""
+        """`database` is a DuckLake metadata file that keeps the Iceberg tables
+        from one emulator to the next (their data files in `<database>.files/`;
+        in the cache folder, for this emulator alone, when None); `adopt_tables`
+        takes them over once Glue holds their tables again."""
         self.catalog = catalog
         self.s3 = s3
         self._own_cache = cache_dir is None
@@ -463,13 +472,24 @@ class Engine:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # Turns a Glue view's Trino SQL into DuckDB SQL (the front end's analysis).
         self.analyze_view = analyze_view
-        self.con = duckdb.connect()
-        attached = "':memory:'" if database is None else f"'{database}'"
-        self.con.execute(f"ATTACH {attached} AS {CATALOG}")
+        self.con = connect(extension_dir=EXTENSION_DIR)
+        self.metadata = Path(database or self.cache_dir / "_iceberg" / "catalog.ducklake")
+        self.metadata.parent.mkdir(parents=True, exist_ok=True)
+        self.data_files = Path(f"{self.metadata}.files")
+        # Iceberg has no inlined rows: every write makes data files, as on S3.
+        # The data files are where the catalog file is, even when the lake moved.
+        self.con.execute(
+            f"ATTACH 'ducklake:{self.metadata}' AS {CATALOG} (DATA_PATH '{self.data_files}/', "
+            "OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)"
+        )
         self.con.execute(f"USE {CATALOG}")
         for name, value in SESSION_SETTINGS.items():
             self.con.execute(f"SET {name} = '{value}'")
         _install_shims(self.con)
+        # What each statement reads is taken from DuckDB's file system log.
+        self.con.execute("CALL enable_logging('FileSystem')")
+        # (database, table) -> the Iceberg partition spec the table was made with.
+        self._partitioning: dict[tuple[str, str], list[str]] = {}
         # (database, table) -> the Glue location the DuckDB table was made for.
         self._held: dict[tuple[str, str], str] = {}
         # (database, table) -> the Glue columns the DuckDB table was last synced to.
@@ -477,8 +497,7 @@ class Engine:
         self._views: dict[tuple[str, str], str] = {}
         self._hive: dict[tuple[str, str], HiveFiles] = {}
         self._file_columns: dict[str, dict[str, int]] = {}
-        self._file_sizes: dict[str, int] = {}
-        self._table_sizes: dict[str, dict[str, int]] = {}
+        self._file_chunks: dict[str, list[tuple[int, int]]] = {}
         self._synced_version: int | None = None
 
     def close(self) -> None:
@@ -578,7 +597,13 @@ class Engine:
             pending = left
 
     def _forget(self, predicate: Callable[[tuple[str, str]], bool]) -> None:
-        for registry in (self._held, self._views, self._hive, self._synced_columns):
+        for registry in (
+            self._held,
+            self._views,
+            self._hive,
+            self._synced_columns,
+            self._partitioning,
+        ):
             for key in [k for k in registry if predicate(k)]:
                 del registry[key]
 
@@ -595,7 +620,6 @@ class Engine:
         if kind is not None:
             self.con.execute(f'DROP {kind} "{key[0]}"."{key[1]}"')
         self._forget(lambda k: k == key)
-        self.changed(*key)
 
     @staticmethod
     def qualified(database: str, name: str) -> str:
@@ -610,6 +634,7 @@ class Engine:
             self.con.execute(f"CREATE TABLE {self.qualified(*key)} ({columns})")
             self._held[key] = location
             self._synced_columns[key] = table.columns
+            self._partition(key, self._spec_in_metadata(table))
             return
         if self._synced_columns.get(key) == table.columns:
             return  # every catalog change syncs every table: most have not changed
@@ -628,11 +653,9 @@ class Engine:
                 self.con.execute(
                     f'ALTER TABLE {self.qualified(*key)} ADD COLUMN "{column}" {duckdb_type(kind)}'
                 )
-                self.changed(*key)
         for column in present:
             if column not in wanted:
                 self.con.execute(f'ALTER TABLE {self.qualified(*key)} DROP COLUMN "{column}"')
-                self.changed(*key)
         self._synced_columns[key] = table.columns
 
     def _sync_view(self, table: Table) -> bool:
@@ -695,8 +718,8 @@ class Engine:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 self.s3.download_file(bucket, object_key, str(local))
                 self._file_columns.pop(str(local), None)
+                self._file_chunks.pop(str(local), None)
             state.objects[object_key] = etag
-            self._file_sizes[str(local)] = size
             files.append((str(local), values))
         for gone in set(state.objects) - set(listed):
             del state.objects[gone]
@@ -792,25 +815,51 @@ class Engine:
 
     # ------------------------------------------------------------- running
 
-    def changed(self, database: str, name: str) -> None:
-        """A statement wrote the table: its size estimate is stale."""
-        self._table_sizes.pop(self.qualified(database, name).replace('"', ""), None)
+    def _partition(self, key: tuple[str, str], spec: list[str]) -> None:
+        """Partition a held table by an Iceberg spec, with DuckLake's transforms.
+
+        Iceberg's day(c) is one partition per day; DuckLake's day() is the day
+        of the month, so a day is (year, month, day). bucket() and truncate()
+        have no DuckLake transform: such a table stays unpartitioned, and its
+        scans are pruned by file bounds alone."""
+        self._partitioning[key] = spec
+        units = ("year", "month", "day", "hour")
+        keys: list[str] = []
+        for entry in spec:
+            match = re.fullmatch(r"(year|month|day|hour)\((\w+)\)|(\w+)", entry)
+            if match is None:
+                return
+            if match.group(3):
+                keys.append(f'"{match.group(3)}"')
+                continue
+            unit, column = match.group(1), match.group(2)
+            keys += [f'{u}("{column}")' for u in units[: units.index(unit) + 1]]
+        if keys:
+            self.con.execute(
+                f"ALTER TABLE {self.qualified(*key)} SET PARTITIONED BY ({', '.join(keys)})"
+            )
+
+    def _spec_in_metadata(self, table: Table) -> list[str]:
+        """The partition spec in an Iceberg table's metadata file on S3, if any."""
+        uri = table.raw.get("Parameters", {}).get("metadata_location", "")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if not uri.startswith("s3://") or not key:
+            return []
+        try:
+            document = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except Exception:  # no metadata file (a table made by Hive DDL): no partitions
+            return []
+        return list(document.get("partition-spec", []))
 
     def run(self, sql: str) -> Result:
-        """Run one DuckDB statement with profiling; its rows and bytes scanned."""
-        self.con.execute("PRAGMA enable_profiling = 'no_output'")
+        """Run one DuckDB statement; its rows and the bytes it read from data files."""
+        self.con.execute("CALL truncate_duckdb_logs()")
         try:
             cursor = self.con.execute(sql)
             rows = cursor.fetchall() if cursor.description else []
         except duckdb.Error as error:
             raise _execution_error(error) from None
-        finally:
-            try:
-                profile = json.loads(self.con.get_profiling_information(format="json"))
-            except (duckdb.Error, json.JSONDecodeError):
-                profile = {}
-            self.con.execute("PRAGMA disable_profiling")
-        scanned = self._bytes_scanned(profile)
+        scanned = self._bytes_read()
         count = 0
         if (
             rows
@@ -822,20 +871,27 @@ class Engine:
         return Result(rows=rows, update_count=count, bytes_scanned=scanned)
 
     def create_table(
-        self, database: str, name: str, columns: list[tuple[str, str]], query: str, location: str
+        self,
+        database: str,
+        name: str,
+        columns: list[tuple[str, str]],
+        query: str,
+        location: str,
+        partitioning: list[str] | None = None,
     ) -> Result:
-        """CTAS of an Iceberg table: a DuckDB table of the Trino column types, filled."""
+        """CTAS of an Iceberg table: a DuckLake table of the Trino column types,
+        partitioned by the spec, filled."""
         key = (database, name)
         self._drop(key)
         spec = ", ".join(f'"{c}" {duckdb_type(k)}' for c, k in columns)
         self.con.execute(f"CREATE TABLE {self.qualified(*key)} ({spec})")
+        self._partition(key, partitioning or [])
         try:
             result = self.run(f"INSERT INTO {self.qualified(*key)} {query}")
         except ExecutionError:
             self._drop(key)
             raise
         self._held[key] = location
-        self.changed(*key)
         return result
 
     def write_objects(
@@ -871,9 +927,10 @@ class Engine:
         self.con.execute(
             f"CREATE TABLE {self.qualified(*new)} AS SELECT * FROM {self.qualified(*old)}"
         )
-        location = self._held[old]
+        location, spec = self._held[old], self._partitioning.get(old, [])
         self._drop(old)
         self._held[new] = location
+        self._partition(new, spec)
 
     def multiple_matches(self, target: str, alias: str, source: str, on: str) -> int:
         """Target rows of a MERGE that more than one source row matches."""
@@ -887,63 +944,58 @@ class Engine:
         """A query of the emulator's own (no profile, no accounting)."""
         return self.con.execute(sql, parameters or []).fetchall()
 
-    def _bytes_scanned(self, profile: dict[str, Any]) -> int:
+    def _bytes_read(self) -> int:
+        """The bytes the last statement scanned in data files: the Hive objects'
+        local copies and the Iceberg tables' files, not DuckLake's catalog.
+
+        A Parquet file counts the column chunks the statement started a read in
+        (whole, once, however DuckDB split its reads), not its footer: DuckDB caches
+        footers, so counting them would make a statement's bytes depend on what
+        ran before it. Other files (CSV) count the bytes read."""
+        iceberg, hive = str(self.data_files) + "/", str(self.cache_dir) + "/"
+        catalog = str(self.metadata)  # its data folder's name starts the same
+        reads: dict[str, list[tuple[int, int]]] = {}
+        for (message,) in self.con.execute(
+            "select message from duckdb_logs where type = 'FileSystem'"
+        ).fetchall():
+            entry = json.loads(message)
+            path = entry.get("path", "")
+            if entry.get("op") == "READ" and (
+                path.startswith(iceberg) or (path.startswith(hive) and not path.startswith(catalog))
+            ):
+                start = int(entry.get("pos", 0))
+                reads.setdefault(path, []).append((start, start + int(entry.get("bytes", 0))))
         total = 0
-        for node in _walk(profile):
-            info = node.get("extra_info") or {}
-            if node.get("operator_type") not in ("TABLE_SCAN", "SEQ_SCAN") and "Table" not in info:
+        for path, ranges in reads.items():
+            chunks = self._chunks_of(path)
+            if chunks is None:
+                total += sum(end - start for start, end in ranges)
                 continue
-            projections = info.get("Projections") or []
-            if isinstance(projections, str):
-                projections = [p.strip() for p in projections.split("\n") if p.strip()]
-            wanted = {p.strip('"').lower() for p in projections}
-            function = str(info.get("Function", "")).upper()
-            files = info.get("Filename(s)")
-            if function == "READ_PARQUET" and files:
-                for path in _names(files):
-                    columns = self._columns_of(path) if Path(path).exists() else {}
-                    total += sum(size for name, size in columns.items() if name in wanted)
-            elif function == "READ_CSV" and files:
-                total += sum(self._file_sizes.get(path, 0) for path in _names(files))
-            elif "Table" in info:
-                sizes = self._table_size(str(info["Table"]))
-                total += sum(size for name, size in sizes.items() if name in wanted)
+            # A read that starts in a chunk reads it; one that runs on past the
+            # chunk's end (DuckDB reads page headers 256 bytes at a time) does
+            # not read the next.
+            total += sum(
+                end - start for start, end in chunks if any(start <= a < end for a, _ in ranges)
+            )
         return total
 
-    def _table_size(self, name: str) -> dict[str, int]:
-        """What each column of a held table would take as zstd Parquet."""
-        key = name.replace('"', "")
-        if key not in self._table_sizes:
-            parts = key.split(".")
-            target = self.cache_dir / "_sizes.parquet"
+    def _chunks_of(self, path: str) -> list[tuple[int, int]] | None:
+        """The byte ranges of a Parquet file's column chunks; None for other files."""
+        if path not in self._file_chunks:
             try:
-                self.con.execute(
-                    f"COPY (SELECT * FROM {'.'.join(f'{chr(34)}{p}{chr(34)}' for p in parts)}) "
-                    f"TO '{target}' (FORMAT parquet, COMPRESSION zstd)"
-                )
-                sizes = dict(self._columns_of_fresh(str(target)))
-            except duckdb.Error:
-                sizes = {}
-            self._table_sizes[key] = sizes
-        return self._table_sizes[key]
-
-    def _columns_of_fresh(self, path: str) -> dict[str, int]:
-        self._file_columns.pop(path, None)
-        sizes = self._columns_of(path)
-        self._file_columns.pop(path, None)
-        return sizes
-
-
-def _walk(node: dict[str, Any]):
-    yield node
-    for child in node.get("children", []) or []:
-        yield from _walk(child)
-
-
-def _names(files: Any) -> list[str]:
-    if isinstance(files, list):
-        return [str(f).strip() for f in files]
-    return [part.strip() for part in str(files).replace("\n", ",").split(",") if part.strip()]
+                metadata = pq.ParquetFile(path).metadata
+            except (OSError, pa.ArrowInvalid):
+                return None
+            ranges = []
+            for group in range(metadata.num_row_groups):
+                row_group = metadata.row_group(group)
+                for index in range(row_group.num_columns):
+                    chunk = row_group.column(index)
+                    offsets = [chunk.data_page_offset, chunk.dictionary_page_offset]
+                    start = min(o for o in offsets if o)
+                    ranges.append((start, start + chunk.total_compressed_size))
+            self._file_chunks[path] = ranges
+        return self._file_chunks[path]
 
 
 def _list(paths: list[str]) -> str:
