@@ -271,9 +271,19 @@ def test_the_second_run_merges_into_every_table_from_its_watermark(aws_build: Aw
     )
     merges = {f"model.streamlake.{name}" for name in _iceberg_models(aws_build)}
     expected = dict.fromkeys(merges, 1)
-    # Silver events' post-hook asks the changed days once for the Gold event models.
-    expected["model.streamlake.events"] = 2
+    # Silver events ask the days of their new rows, and their post-hook the
+    # changed days once for the Gold event models.
+    expected["model.streamlake.events"] = 3
     assert {node: per_model[node] for node in merges} == expected
+    # Silver events' MERGE reads the target's partitions of its new rows' days
+    # alone, and takes only new rows of those days.
+    events = next(s for s in statements if s.outcome.target == "sl_silver.events")
+    bound = re.search(
+        r"and \(target\.event_date between date '[-\d]+' and date '[-\d]+'", events.sql
+    )
+    assert bound, events.sql
+    assert re.search(r"cast\(event_time as date\) in \(date '", events.sql)
+    assert re.search(r"ingestion_time <= timestamp '", events.sql)
     # Every watermark of the run in one query, at its start (on-run-start), and
     # none read by a model itself.
     (hook,) = [s for s in statements if "' as unique_id, " in s.sql]

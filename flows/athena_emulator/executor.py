@@ -482,6 +482,8 @@ class Engine:
             f"ATTACH 'ducklake:{self.metadata}' AS {CATALOG} (DATA_PATH '{self.data_files}/', "
             "OVERRIDE_DATA_PATH TRUE, DATA_INLINING_ROW_LIMIT 0)"
         )
+        # Athena writes Iceberg's Parquet with zstd by default.
+        self.con.execute(f"CALL {CATALOG}.set_option('parquet_compression', 'zstd')")
         self.con.execute(f"USE {CATALOG}")
         for name, value in SESSION_SETTINGS.items():
             self.con.execute(f"SET {name} = '{value}'")

@@ -57,7 +57,8 @@
 {#- dbt-athena's Iceberg MERGE (its iceberg_merge: unique_key,
     incremental_predicates, delete_condition, update_condition,
     insert_condition, merge_update_columns or merge_exclude_columns), with the
-    model's query as its source. -#}
+    model's query as its source, and the target bound the model set while it
+    was compiled (bound_merge_to_days). -#}
 {% macro merge_from_query(target_relation, source_sql, columns) -%}
     {%- set unique_key = config.get('unique_key') -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
@@ -78,7 +79,8 @@
     ) as src
     on (
         {%- for key in keys %}target.{{ key }} = src.{{ key }}{{ ' and ' if not loop.last }}{% endfor -%}
-        {%- for predicate in config.get('incremental_predicates') or [] %} and ({{ predicate }}){% endfor -%}
+        {%- for predicate in (config.get('incremental_predicates') or [])
+            + [run_cache('merge_target_bounds').get(model.unique_id)] | reject('none') | list %} and ({{ predicate }}){% endfor -%}
     )
     {%- if delete_condition %}
     when matched and ({{ delete_condition }}) then delete

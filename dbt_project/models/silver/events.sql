@@ -10,12 +10,18 @@
 }}
 
 {%- set landed_after = bronze_watermark() %}
-
-with landed as (
+{%- set new_rows %}
     select *
     from {{ ref('stg_events') }}
     where {{ dt_after_watermark(landed_after) }}
         and {{ after_watermark('ingestion_time', landed_after) }}
+{%- endset %}
+{%- set on_merged_days = bound_merge_to_days(
+    new_rows, 'cast(event_time as date)', 'ingestion_time', 'event_date') %}
+
+with landed as (
+    {{ new_rows }}
+        and {{ on_merged_days }}
 ),
 
 -- A producer retry or a redelivered batch repeats an event: keep its first delivery.

@@ -1,0 +1,44 @@
+{#- A MERGE into a day-partitioned Iceberg table on Athena reads the target's
+    key columns in every partition it may match: a MERGE on the key alone reads
+    the whole table, so its bytes grow with the history. Silver events' new
+    rows fall on a few days (today's, and late events' days), so on Athena the
+    model first asks which days its new rows fall on (one query, over the new
+    Bronze alone) and bounds both the MERGE's target and its source to those
+    days: the target's other partitions are never read.
+
+    This holds because an event's day never changes: a redelivery or a retry
+    repeats the event, with its time. The source is bounded to the days and to
+    the newest ingestion time the question saw, so that Bronze landing between
+    the question and the MERGE waits for the next run (the watermark lookback
+    re-reads it) instead of reaching a day the target bound leaves out.
+
+    Returns the condition on the model's new rows (true when unbounded: on
+    DuckDB, on a first build or a full refresh, and in a backfill). -#}
+{% macro bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
+    {{ return(adapter.dispatch('bound_merge_to_days', 'streamlake')(
+        new_rows_sql, day_expression, landed_column, target_day_column)) }}
+{%- endmacro %}
+
+{% macro default__bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
+    {{ return('1 = 1') }}
+{%- endmacro %}
+
+{% macro athena__bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
+    {%- if not execute or not is_incremental() or var('backfill_from', none) -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select cast(" ~ day_expression ~ " as varchar) as day,"
+        ~ " cast(max(" ~ landed_column ~ ") as varchar) as landed_until"
+        ~ " from (" ~ new_rows_sql ~ ") as new_rows group by 1") -%}
+    {%- set days = found.rows | map(attribute='day') | map('string') | list -%}
+    {%- if days | length == 0 -%}
+        {%- do run_cache('merge_target_bounds').update({model.unique_id: '1 = 0'}) -%}
+        {{ return('1 = 0') }}
+    {%- endif -%}
+    {%- set landed_until = found.rows | map(attribute='landed_until') | map('string') | max -%}
+    {%- do run_cache('merge_target_bounds').update(
+        {model.unique_id: date_in('target.' ~ target_day_column, days)}) -%}
+    {{ return(date_in(day_expression, days) ~ ' and ' ~ landed_column
+        ~ " <= timestamp '" ~ landed_until ~ "'") }}
+{%- endmacro %}
