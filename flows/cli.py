@@ -20,7 +20,12 @@ from rich.table import Table
 
 from flows.bronze_check import check_bronze
 from flows.dashboards.cli import dashboards_app
-from flows.emulate_athena import EmulationFailed, EmulatorBusy, EmulatorUnavailable
+from flows.emulate_athena import (
+    EmulationFailed,
+    EmulatorBusy,
+    EmulatorUnavailable,
+    OutdatedEmulatorState,
+)
 from flows.emulate_athena_cli import emulate_app
 from flows.inventory import inventory, quarantine_reasons
 from flows.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
@@ -582,6 +587,7 @@ def main() -> None:
         ValueError,
         FileNotFoundError,
         EmulatorUnavailable,
+        OutdatedEmulatorState,
     ) as error:
         errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(2)

@@ -18,7 +18,8 @@ call after more Bronze has landed is an incremental run on the same Iceberg
 tables:
 
     glue.json           the Glue catalog (databases, tables, views)
-    iceberg.ducklake    the Iceberg tables (a DuckLake catalog; data files in iceberg.ducklake.files/)
+    iceberg.ducklake    the Iceberg tables (a DuckLake catalog; their data files
+                        in iceberg.ducklake.files/)
     s3/                 the emulator's S3 objects other than Bronze and results
     bronze.json         the Bronze and quarantine files the emulator's S3 holds
     tables/<layer>/     every Silver and Gold table, as Parquet, after each call
@@ -99,6 +100,11 @@ _NODE_FAILED = re.compile(r"\b\d+ of \d+ (ERROR|FAIL)\b")
 
 class EmulatorUnavailable(RuntimeError):
     """The emulator's packages are not installed (the 'emulator' dependency group)."""
+
+
+class OutdatedEmulatorState(RuntimeError):
+    """The lake's emulator state was written by an emulator that held Iceberg
+    tables otherwise: its tables cannot be carried over."""
 
 
 class EmulationFailed(RuntimeError):
@@ -253,6 +259,14 @@ class EmulatedAthena:
     # ------------------------------------------------------------ lifecycle
 
     def __enter__(self) -> EmulatedAthena:
+        if (self.state / "iceberg.duckdb").exists():
+            # Before 2026-12-03 the emulator held Iceberg tables as DuckDB
+            # tables; now they are DuckLake tables, with data files per write.
+            raise OutdatedEmulatorState(
+                f"{self.state} holds an earlier emulator's Iceberg tables (iceberg.duckdb), "
+                f"which this one cannot read: remove {self.state} and run "
+                "`streamlake emulate-athena build` to build them again"
+            )
         emulator_class = _emulator_class()
         self.state.mkdir(parents=True, exist_ok=True)
         self._lock_file = open(self.state / ".lock", "w")  # held until close

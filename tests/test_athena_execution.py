@@ -405,3 +405,19 @@ def test_a_planted_dialect_error_fails_emulate_athena_build(built: Built, tmp_pa
     # Trino's lexer has no `::` token: the grammar stops at its first colon.
     assert "mismatched input ':'" in error, error
     assert len(error.splitlines()) == 1
+
+
+def test_an_earlier_emulators_state_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """An emulator state from before Iceberg tables were DuckLake tables cannot
+    be carried over: the command says so and what to run, and changes nothing."""
+    (tmp_path / "lake" / "bronze").mkdir(parents=True)
+    state = tmp_path / "lake" / STATE_FOLDER
+    state.mkdir()
+    (state / "iceberg.duckdb").write_bytes(b"an earlier emulator's tables")
+    result = streamlake("emulate-athena", "transform", "--lake-root", str(tmp_path / "lake"))
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr
+    error = " ".join(result.stderr.split())
+    assert "holds an earlier emulator's Iceberg tables (iceberg.duckdb)" in error, error
+    assert "streamlake emulate-athena build" in error
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in state.iterdir()) == ["iceberg.duckdb"]
