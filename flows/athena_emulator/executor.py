@@ -610,6 +610,13 @@ class Engine:
                 del registry[key]
 
     def _relation_kind(self, key: tuple[str, str]) -> str | None:
+        # The registries know what this engine made; the catalog is asked only
+        # of the rest (a DuckLake catalog question costs milliseconds, and a
+        # statement reading Bronze asked one per Bronze table).
+        if key in self._held:
+            return "TABLE"
+        if key in self._views or key in self._hive:
+            return "VIEW"
         row = self.con.execute(
             "select table_type from information_schema.tables "
             "where table_catalog = ? and table_schema = ? and table_name = ?",
@@ -620,7 +627,8 @@ class Engine:
     def _drop(self, key: tuple[str, str]) -> None:
         kind = self._relation_kind(key)
         if kind is not None:
-            self.con.execute(f'DROP {kind} "{key[0]}"."{key[1]}"')
+            # A Hive table is registered before its view is made.
+            self.con.execute(f'DROP {kind} IF EXISTS "{key[0]}"."{key[1]}"')
         self._forget(lambda k: k == key)
 
     @staticmethod
@@ -726,8 +734,8 @@ class Engine:
         for gone in set(state.objects) - set(listed):
             del state.objects[gone]
         signature = (tuple((f, tuple(sorted(v.items()))) for f, v in files), table.columns)
-        if signature == state.signature and self._relation_kind(key) == "VIEW":
-            return
+        if signature == state.signature:
+            return  # the view made for these files is there (a drop forgets the state)
         self.create_view(table.database, table.name, self._hive_select(table, files, bucket))
         state.signature = signature
 
