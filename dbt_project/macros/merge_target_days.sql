@@ -31,12 +31,18 @@
         "select cast(" ~ day_expression ~ " as varchar) as day,"
         ~ " cast(max(" ~ landed_column ~ ") as varchar) as landed_until"
         ~ " from (" ~ new_rows_sql ~ ") as new_rows group by 1") -%}
-    {%- set days = found.rows | map(attribute='day') | map('string') | list -%}
-    {%- if days | length == 0 -%}
+    {%- set days = found.rows | map(attribute='day') | reject('none') | map('string') | list -%}
+    {%- set landed = found.rows | map(attribute='landed_until') | reject('none') | map('string') | list -%}
+    {%- if found.rows | length == 0 -%}
         {%- do run_cache('merge_target_bounds').update({model.unique_id: '1 = 0'}) -%}
         {{ return('1 = 0') }}
     {%- endif -%}
-    {%- set landed_until = found.rows | map(attribute='landed_until') | map('string') | max -%}
+    {%- if days | length < found.rows | length or not landed -%}
+        {#- A row without a time or an ingestion time has no day to bound by:
+            this run reads and merges unbounded, as before. -#}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set landed_until = landed | max -%}
     {%- do run_cache('merge_target_bounds').update(
         {model.unique_id: date_in('target.' ~ target_day_column, days)}) -%}
     {{ return(date_in(day_expression, days) ~ ' and ' ~ landed_column
