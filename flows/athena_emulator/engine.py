@@ -55,8 +55,10 @@ from flows.athena_emulator.catalog import (
 )
 from flows.athena_emulator.executor import (
     HIDDEN_PLACEHOLDER,
+    ICEBERG_TRANSFORM,
     Engine,
     ExecutionError,
+    iceberg_metadata,
     translate,
     trino_text,
 )
@@ -121,10 +123,6 @@ ICEBERG_FORMATS = {
     "OutputFormat": "org.apache.hadoop.mapred.FileOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"},
 }
-ICEBERG_TRANSFORM = re.compile(
-    r"^(?:(?P<unit>year|month|day|hour)\((?P<column>\w+)\)"
-    r"|(?:bucket|truncate)\(\s*\d+\s*,\s*(?P<arg>\w+)\s*\)|(?P<identity>\w+))$"
-)
 # Statement kinds, as issue #17's accounting counts them.
 KINDS = ("SELECT", "CTAS", "MERGE", "INSERT", "DELETE", "DDL", "OTHER")
 _KIND_OF_SUBSTATEMENT = {
@@ -1498,13 +1496,12 @@ class Frontend:
         return uri
 
     def _update_iceberg_properties(self, table: Table, properties: dict[str, str]) -> None:
-        metadata_location = table.raw.get("Parameters", {}).get("metadata_location")
-        if not metadata_location:
+        document = iceberg_metadata(self.s3, table)
+        if document is None:
             return
-        bucket, _, key = metadata_location.removeprefix("s3://").partition("/")
-        document = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         document["properties"].update(properties)
-        sequence = int(key.rsplit("/", 1)[-1].split("-", 1)[0]) + 1
+        metadata_location = table.raw["Parameters"]["metadata_location"]
+        sequence = int(metadata_location.rsplit("/", 1)[-1].split("-", 1)[0]) + 1
         uri = self._write_iceberg_metadata(
             document["location"],
             [(c["name"], c["type"]) for c in document["schema"]],

@@ -28,9 +28,9 @@ kept where DuckDB's differs (see `TrinoToDuckDB` and `_install_shims`).
 Bytes scanned are what the statement read from data files, by DuckDB's own
 file system log: the Hive objects' copies and the Iceberg tables' data and
 delete files, after partition pruning, file pruning by column bounds and
-row-group pruning, the column chunks of the columns read (and the footers
-read). What Athena bills is close to this; it does not see the emulator's
-catalog reads, which are not counted.
+row-group pruning: the column chunks of the columns read, not the footers
+(DuckDB caches them, so they would count for the first read alone). What
+Athena bills is close to this; the emulator's catalog reads are not counted.
 """
 
 from __future__ import annotations
@@ -59,6 +59,12 @@ from flows.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
 
 # The pinned extensions (DuckLake) live in the project's folder, as for the local run.
 EXTENSION_DIR = Path(__file__).resolve().parents[2] / DEFAULT_EXTENSION_DIR
+
+# An Iceberg partition transform, as Athena's `partitioning` and PARTITIONED BY write it.
+ICEBERG_TRANSFORM = re.compile(
+    r"^(?:(?P<unit>year|month|day|hour)\((?P<column>\w+)\)"
+    r"|(?:bucket|truncate)\(\s*\d+\s*,\s*(?P<arg>\w+)\s*\)|(?P<identity>\w+))$"
+)
 
 # Athena's session time zone is UTC; Trino orders NULLs last in both directions.
 SESSION_SETTINGS = {
@@ -836,13 +842,13 @@ class Engine:
         units = ("year", "month", "day", "hour")
         keys: list[str] = []
         for entry in spec:
-            match = re.fullmatch(r"(year|month|day|hour)\((\w+)\)|(\w+)", entry)
-            if match is None:
+            match = ICEBERG_TRANSFORM.match(entry)
+            if match is None or match.group("arg"):
                 return
-            if match.group(3):
-                keys.append(f'"{match.group(3)}"')
+            if match.group("identity"):
+                keys.append(f'"{match.group("identity")}"')
                 continue
-            unit, column = match.group(1), match.group(2)
+            unit, column = match.group("unit"), match.group("column")
             keys += [f'{u}("{column}")' for u in units[: units.index(unit) + 1]]
         if keys:
             self.con.execute(
@@ -851,15 +857,11 @@ class Engine:
 
     def _spec_in_metadata(self, table: Table) -> list[str]:
         """The partition spec in an Iceberg table's metadata file on S3, if any."""
-        uri = table.raw.get("Parameters", {}).get("metadata_location", "")
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        if not uri.startswith("s3://") or not key:
-            return []
         try:
-            document = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except Exception:  # no metadata file (a table made by Hive DDL): no partitions
+            document = iceberg_metadata(self.s3, table)
+        except self.s3.exceptions.NoSuchKey:
             return []
-        return list(document.get("partition-spec", []))
+        return list(document.get("partition-spec", [])) if document else []
 
     def run(self, sql: str) -> Result:
         """Run one DuckDB statement; its rows and the bytes it read from data files."""
@@ -1006,6 +1008,17 @@ class Engine:
                     ranges.append((start, start + chunk.total_compressed_size))
             self._file_chunks[path] = ranges
         return self._file_chunks[path]
+
+
+def iceberg_metadata(s3: Any, table: Table) -> dict[str, Any] | None:
+    """The emulator's stand-in for an Iceberg table's metadata file (schema,
+    partition spec, properties), from S3; None for a table without one (made
+    by Hive DDL)."""
+    uri = table.raw.get("Parameters", {}).get("metadata_location") or ""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not key:
+        return None
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _list(paths: list[str]) -> str:
