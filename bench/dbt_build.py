@@ -53,12 +53,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.bronze_compaction import compact_closed_days  # noqa: E402
-from flows.dbt_worker import peak_mb  # noqa: E402
-from flows.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402
 from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.simulator.feed import feed  # noqa: E402
 from flows.simulator.workload import WorkloadConfig, generate  # noqa: E402
 from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE, transform  # noqa: E402
+from flows.warehouse.dbt_worker import peak_mb  # noqa: E402
+from flows.warehouse.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402
 from ingestion.invocation import Clock, utc_now  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
@@ -68,12 +68,12 @@ BASE_DAYS = 60
 SLICE_EVENTS = 250_000
 SLICE_ORDERS = 25_000
 
-# dbt runs in a fresh interpreter, as `streamlake` runs it (flows.dbt_command),
+# dbt runs in a fresh interpreter, as `streamlake` runs it (flows.warehouse.dbt_command),
 # that reports its own peak memory (VmHWM: the forking parent's memory would
 # count in ru_maxrss).
 _DBT_CHILD = """
 import sys
-from flows.dbt_command import run_measured
+from flows.warehouse.dbt_command import run_measured
 code, peak_mb = run_measured(sys.argv[1:])
 print("PEAK_MB", peak_mb)
 sys.exit(code)
@@ -301,7 +301,7 @@ def main() -> None:
 
 def start_worker(settings: Settings) -> None:
     """`streamlake dbt-worker` for the lake, until this process ends; every dbt
-    command of the bench (flows.dbt_command) then runs in a fork of it."""
+    command of the bench (flows.warehouse.dbt_command) then runs in a fork of it."""
     worker = subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "dbt-worker", "--lake-root", settings.lake_root],
         cwd=ROOT,

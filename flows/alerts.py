@@ -19,9 +19,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from flows.lakehouse import PROJECT_DIR
-from flows.manifest import GoldModel, check_column, gold_models
-from flows.warehouse import Warehouse
+from flows.warehouse.gold_queries import Warehouse
+from flows.warehouse.lakehouse import PROJECT_DIR
+from flows.warehouse.manifest import GoldModel, check_column, gold_models
 from ingestion.settings import Settings
 
 logger = logging.getLogger("streamlake.alerts")

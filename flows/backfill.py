@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
 from flows.transform import build_with_retries
-from flows.writer_lock import catalog_writer
+from flows.warehouse.writer_lock import catalog_writer
 from ingestion.settings import Settings
 
 # Silver reads Bronze; Gold follows what Silver changed.

@@ -9,7 +9,7 @@ whether a transform has work. On S3 that is one LIST a source and day.
 
 A transform is started when new Bronze has been seen and none is running or
 due; Bronze that lands while one runs starts the next one when it has
-finished. The writer lock (flows/writer_lock.py) stays the only guard against
+finished. The writer lock (flows/warehouse/writer_lock.py) stays the only guard against
 two writers: a transform started while another holds the lock skips.
 """
 

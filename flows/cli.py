@@ -28,7 +28,6 @@ from flows.emulate_athena import (
 )
 from flows.emulate_athena_cli import emulate_app
 from flows.inventory import inventory, quarantine_reasons
-from flows.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
 from flows.prefect_server import (
     PrefectServerError,
     ensure_server,
@@ -40,7 +39,8 @@ from flows.prefect_server import (
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import FeedReport, feed
 from flows.simulator.workload import WorkloadConfig, generate
-from flows.writer_lock import WriterBusy
+from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
+from flows.warehouse.writer_lock import WriterBusy
 from ingestion.observability import send_logs_to
 from ingestion.settings import Settings
 from ingestion.store import LakeRootError, LakeStore
@@ -417,7 +417,7 @@ def export(
     first, last = _date(start, "--start"), _date(end, "--end")
     # Before the names: checking them parses the project into the lake's folder.
     _existing_lake(settings)
-    from flows.manifest import check_column, gold_model  # noqa: PLC0415
+    from flows.warehouse.manifest import check_column, gold_model  # noqa: PLC0415
 
     # Names checked before any server starts; the flow checks them again.
     checked = gold_model(settings, model)
@@ -457,7 +457,7 @@ def backfill(
     # Before the names: checking them parses the project into the lake's folder.
     _existing_lake(settings)
     if full_refresh:
-        from flows.manifest import model_names  # noqa: PLC0415
+        from flows.warehouse.manifest import model_names  # noqa: PLC0415
 
         unknown = sorted(set(full_refresh) - model_names(settings))
         if unknown:
@@ -493,7 +493,7 @@ def serve(lake_root: LakeRootOption = None) -> None:
 def dbt_worker(lake_root: LakeRootOption = None) -> None:
     """Keep dbt loaded and the project parsed for this lake: its dbt commands run in
     forks of this process, seconds sooner (Ctrl-C stops)."""
-    from flows import dbt_worker as worker  # noqa: PLC0415 (imports dbt)
+    from flows.warehouse import dbt_worker as worker  # noqa: PLC0415 (imports dbt)
 
     settings = _settings(lake_root)
     path = worker.socket_path(dbt_target_path(settings))

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from flows.bronze_changes import BuildRecord, BuildSelection, plan
 from flows.bronze_check import BronzeCheck, bronze_files, check_bronze
-from flows.lakehouse import PROJECT_DIR, TestScope, dbt_environment
+from flows.warehouse.lakehouse import PROJECT_DIR, TestScope, dbt_environment
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -435,7 +435,7 @@ class EmulatedAthena:
                 [
                     sys.executable,
                     "-m",
-                    "flows.dbt_command",
+                    "flows.warehouse.dbt_command",
                     *args,
                     "--target",
                     "aws",

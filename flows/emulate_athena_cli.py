@@ -53,7 +53,7 @@ ProjectDirOption = Annotated[
 
 
 def _project_dir(project_dir: Path | None) -> Path:
-    from flows.lakehouse import PROJECT_DIR  # noqa: PLC0415
+    from flows.warehouse.lakehouse import PROJECT_DIR  # noqa: PLC0415
 
     return project_dir or PROJECT_DIR
 

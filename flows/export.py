@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 from botocore.config import Config
 from prefect import flow
 
-from flows.manifest import check_column, gold_model
-from flows.warehouse import TRANSIENT_RETRIES, Warehouse, warehouse_for
+from flows.warehouse.gold_queries import TRANSIENT_RETRIES, Warehouse, warehouse_for
+from flows.warehouse.manifest import check_column, gold_model
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

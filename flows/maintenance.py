@@ -20,8 +20,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.bronze_check import check_bronze
 from flows.bronze_compaction import DayCompaction, compact_closed_days
-from flows.lakehouse import open_lake, run_dbt
-from flows.writer_lock import catalog_writer
+from flows.warehouse.lakehouse import open_lake, run_dbt
+from flows.warehouse.writer_lock import catalog_writer
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

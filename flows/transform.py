@@ -19,17 +19,17 @@ from prefect.artifacts import create_markdown_artifact
 from flows.alerts import AlertResult, evaluate, load_rules, notify, record, rules_path
 from flows.bronze_changes import BuildRecord, BuildSelection, plan
 from flows.bronze_check import BronzeCheck, check_bronze
-from flows.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
-from flows.lakehouse import (
+from flows.log_marks import TRANSFORM_FINISHED
+from flows.warehouse.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
+from flows.warehouse.gold_queries import warehouse_for
+from flows.warehouse.lakehouse import (
     DbtFailed,
     TestScope,
     current_snapshot,
     open_lake,
     rows_changed_since,
 )
-from flows.log_marks import TRANSFORM_FINISHED
-from flows.warehouse import warehouse_for
-from flows.writer_lock import WriterBusy, catalog_writer
+from flows.warehouse.writer_lock import WriterBusy, catalog_writer
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

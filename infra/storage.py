@@ -18,7 +18,7 @@ BRONZE = "bronze/"
 QUARANTINE = "quarantine/"
 WAREHOUSE = "warehouse/"
 EXPORTS = "exports/"
-# The runner's own objects: the writer lease (flows/writer_lock.py) and _state/.
+# The runner's own objects: the writer lease (flows/warehouse/writer_lock.py) and _state/.
 WRITER_LEASE = "catalog/writer.lock"
 STATE = "_state/"
 

@@ -28,9 +28,9 @@ import yaml
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
 from flows.athena_emulator.server import Statement
-from flows.lakehouse import dbt_environment
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.warehouse.lakehouse import dbt_environment
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars
@@ -82,7 +82,7 @@ class AwsBuild:
             [
                 sys.executable,
                 "-m",
-                "flows.dbt_command",
+                "flows.warehouse.dbt_command",
                 *args,
                 "--target",
                 "aws",

@@ -39,11 +39,11 @@ import duckdb
 import pytest
 
 from flows.emulate_athena import KINDS, STATE_FOLDER, TB, emulated
-from flows.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.lambda_events import dynamodb_record
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from ingestion.settings import Settings
 from tests.test_cli import streamlake
 from tests.test_lakehouse import BOOKKEEPING, GOLD, SILVER

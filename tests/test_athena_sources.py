@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from flows.lakehouse import dbt_environment
+from flows.warehouse.lakehouse import dbt_environment
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings
 

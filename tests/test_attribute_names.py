@@ -28,10 +28,10 @@ import yaml
 
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
-from flows.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars, read_area
@@ -344,7 +344,7 @@ def test_a_wrong_var_stops_the_parse_with_its_name(case: str, tmp_path: Path) ->
         [
             sys.executable,
             "-m",
-            "flows.dbt_command",
+            "flows.warehouse.dbt_command",
             "parse",
             "--vars",
             dynamodb_attributes_vars(change(default_attributes())),

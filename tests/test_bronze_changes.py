@@ -11,7 +11,7 @@ import pytest
 
 from flows.bronze_changes import BuildRecord, BuildSelection, landed_files, selection
 from flows.bronze_check import bronze_files
-from flows.lakehouse import PROJECT_DIR, dbt_environment
+from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
@@ -87,7 +87,7 @@ def test_the_selectors_name_the_projects_sources_and_tag(tmp_path):
     env = {**os.environ, **dbt_environment(settings), "DBT_TARGET_PATH": str(tmp_path / "target")}
     command = ["ls", "--quiet", "--resource-type", "model", *args]
     listed = subprocess.run(
-        [sys.executable, "-m", "flows.dbt_command", *command],
+        [sys.executable, "-m", "flows.warehouse.dbt_command", *command],
         check=False,
         cwd=PROJECT_DIR,
         env=env,

@@ -49,7 +49,7 @@ from flows.dashboards.macros import (
     macro_names,
 )
 from flows.dashboards.sql import GOLD_MODELS, GOLD_MODELS_BY_SOURCE
-from flows.lakehouse import PROJECT_DIR
+from flows.warehouse.lakehouse import PROJECT_DIR
 
 GOLD_YAML = PROJECT_DIR / "dbt_project" / "models" / "gold" / "_gold__models.yml"
 EXPOSURES_YAML = PROJECT_DIR / "dbt_project" / "models" / "gold" / "_gold__exposures.yml"

@@ -25,10 +25,10 @@ from flows.dashboards.fields import Query
 from flows.dashboards.local import gold, run
 from flows.dashboards.macros import TimeRange, macro_names
 from flows.dashboards.render import HEADER_PX, MARGIN_PX, ROW_PX, WIDTH_PX
-from flows.lakehouse import run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.warehouse.lakehouse import run_dbt
 from ingestion.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""flows.dbt_command: dbt's command line with the garbage collector set for a short process."""
+"""flows.warehouse.dbt_command: dbt's command line with the garbage collector set for a short process."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ PYTHON = sys.executable
 
 def launch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "flows.dbt_command", *args],
+        [PYTHON, "-m", "flows.warehouse.dbt_command", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -48,7 +48,7 @@ def tiny_project(root: Path) -> Path:
 
 
 def assert_dbts_exit_codes_and_output(tmp_path: Path) -> None:
-    """`python -m flows.dbt_command run` on the tiny project: dbt's output and exit codes."""
+    """`python -m flows.warehouse.dbt_command run` on the tiny project: dbt's output and exit codes."""
     project = tiny_project(tmp_path / "tiny")
     common = ["--project-dir", str(project), "--profiles-dir", str(project)]
     common += ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
@@ -76,7 +76,7 @@ def test_dbts_objects_are_frozen_out_of_the_collectors_walks() -> None:
     probe = textwrap.dedent(
         """
         import gc
-        from flows.dbt_command import run
+        from flows.warehouse.dbt_command import run
         code = run(["--version"])
         print(code, gc.isenabled(), gc.get_freeze_count(), len(gc.get_objects()))
         """
@@ -98,7 +98,7 @@ def test_on_the_aws_target_every_boto3_session_shares_one_loader() -> None:
     probe = textwrap.dedent(
         """
         import os, sys
-        from flows.dbt_command import _targets_aws, run
+        from flows.warehouse.dbt_command import _targets_aws, run
         os.environ.pop("STREAMLAKE_TARGET", None)
         run(["--version"])  # the local target: botocore is left alone
         print("probe", _targets_aws(["run", "--target", "aws"]), _targets_aws(["run", "-t", "local"]))
@@ -123,14 +123,14 @@ def test_on_the_aws_target_every_boto3_session_shares_one_loader() -> None:
 
 
 def test_a_command_on_the_workers_parse_shares_the_loader_on_aws_too() -> None:
-    """flows.dbt_command.run_parsed, the dbt worker's fork on its own parse, prepares
+    """flows.warehouse.dbt_command.run_parsed, the dbt worker's fork on its own parse, prepares
     the process as run() does (dbt's run on the parse itself is stood in for)."""
     probe = textwrap.dedent(
         """
         import botocore.session
-        import flows.parsed_project
-        from flows.dbt_command import run_parsed
-        flows.parsed_project.run_on = lambda parsed, args: 0
+        import flows.warehouse.parsed_project
+        from flows.warehouse.dbt_command import run_parsed
+        flows.warehouse.parsed_project.run_on = lambda parsed, args: 0
         run_parsed(None, ["run"])
         print("probe", hasattr(botocore.session.create_loader, "cache_info"))
         run_parsed(None, ["run", "--target", "aws"])

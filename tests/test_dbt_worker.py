@@ -1,4 +1,4 @@
-"""flows.dbt_worker: dbt commands in forks of a warm process, with the caller's
+"""flows.warehouse.dbt_worker: dbt commands in forks of a warm process, with the caller's
 streams, environment, exit code and fate."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import dbt_worker
+from flows.warehouse import dbt_worker
 from ingestion.settings import Settings
 from tests.test_dbt_command import assert_dbts_exit_codes_and_output
 
@@ -24,12 +24,12 @@ PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
 
 # A worker whose commands note their process id before they run: by dbt
-# (flows.dbt_command.run_here) or, for "sleep", by sleeping.
+# (flows.warehouse.dbt_command.run_here) or, for "sleep", by sleeping.
 _WORKER = """
 import os, sys, time
 from pathlib import Path
-from flows import dbt_worker
-from flows.dbt_command import run_here
+from flows.warehouse import dbt_worker
+from flows.warehouse.dbt_command import run_here
 
 pids = Path(sys.argv[2])
 
@@ -110,7 +110,7 @@ def test_the_fork_takes_the_callers_environment_folder_and_exit_code(tmp_path, w
         f"""
         import sys
         from pathlib import Path
-        from flows import dbt_worker
+        from flows.warehouse import dbt_worker
         answer = dbt_worker.run_in_worker(Path({str(socket)!r}), ["env", "3"])
         print("answer", answer.exit_code, answer.peak_mb > 0)
         """
@@ -135,7 +135,7 @@ def sleeping_caller(socket: Path, pids: Path) -> tuple[subprocess.Popen[str], in
         [
             PYTHON,
             "-c",
-            f"import sys; from pathlib import Path; from flows import dbt_worker; "
+            f"import sys; from pathlib import Path; from flows.warehouse import dbt_worker; "
             f"sys.exit(dbt_worker.run_in_worker(Path({str(socket)!r}), ['sleep']).exit_code)",
         ],
         cwd=ROOT,
@@ -213,7 +213,7 @@ def dbt_worker_for(settings: Settings) -> Iterator[list[str]]:
 
 def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
     """The command a user starts: it parses the project for the lake, then the
-    project's own dbt commands for that lake (flows.lakehouse.run_dbt) run in it."""
+    project's own dbt commands for that lake (flows.warehouse.lakehouse.run_dbt) run in it."""
     lake = tmp_path / "lake"
     environment = {**os.environ, "STREAMLAKE_LAKE_ROOT": str(lake)}
     worker = subprocess.Popen(
@@ -229,7 +229,7 @@ def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
         ready = worker.stdout.readline()
         assert "listening at" in ready, ready
         # The parse opened no DuckDB connection: the first one would have created the
-        # lake's DuckLake catalog (flows/dbt_duckdb_plugin.py), and a fork must not
+        # lake's DuckLake catalog (flows/warehouse/dbt_duckdb_plugin.py), and a fork must not
         # inherit a database's threads and open catalog.
         assert not (lake / "catalog").exists()
         assert not [
@@ -271,12 +271,12 @@ def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
     assert "leaked semaphore" not in errors, errors
 
 
-# `dbt ls` through flows.dbt_command for a lake, as the project's commands run dbt.
+# `dbt ls` through flows.warehouse.dbt_command for a lake, as the project's commands run dbt.
 _LIST_MODELS = """
 import os, sys
 from ingestion.settings import Settings
-from flows.dbt_command import run_measured
-from flows.lakehouse import PROJECT_DIR, dbt_environment
+from flows.warehouse.dbt_command import run_measured
+from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment
 os.environ.update(dbt_environment(Settings(lake_root=sys.argv[1])))
 project = str(PROJECT_DIR)
 code, _ = run_measured(["ls", "--resource-type", "model", "--project-dir", project,

@@ -28,12 +28,12 @@ from moto import mock_aws
 
 from flows.alerts import AlertRule, evaluate, load_rules, notify, record
 from flows.export import ExportRequest, _to_s3, export_path, export_query, run_export
-from flows.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from flows.maintenance import warehouse_files
 from flows.prefect_server import free_port
 from flows.simulator.slices import land_slice
-from flows.warehouse import LocalWarehouse
-from flows.writer_lock import WriterBusy, catalog_writer
+from flows.warehouse.gold_queries import LocalWarehouse
+from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
+from flows.warehouse.writer_lock import WriterBusy, catalog_writer
 from ingestion.landing import BatchIdentity, land_batch
 from ingestion.schemas import EVENTS
 from ingestion.settings import Settings
@@ -444,7 +444,7 @@ def _crafted_gold(tmp_path: Path, revenue: float) -> Settings:
     settings = Settings(lake_root=str(tmp_path / "lake"))
     catalog = Path(settings.lake_root) / "catalog"
     catalog.mkdir(parents=True)
-    from flows.duckdb_connect import connect
+    from flows.warehouse.duckdb_connect import connect
 
     con = connect(extension_dir=settings.duckdb_extension_dir)
     con.execute(
@@ -555,7 +555,7 @@ def test_the_writer_lock_refuses_a_second_writer_and_frees_on_death(tmp_path) ->
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from flows.writer_lock import catalog_writer\n"
+            "from flows.warehouse.writer_lock import catalog_writer\n"
             "from ingestion.settings import Settings\n"
             f"with catalog_writer(Settings(lake_root={settings.lake_root!r}), 'backfill'):\n"
             "    print('held', flush=True); time.sleep(60)\n",
@@ -576,7 +576,7 @@ def test_the_writer_lock_refuses_a_second_writer_and_frees_on_death(tmp_path) ->
 
 
 def test_the_s3_lease_admits_one_writer_and_outlives_a_dead_one() -> None:
-    from flows import writer_lock
+    from flows.warehouse import writer_lock
 
     settings = Settings(lake_root="s3://streamlake-lock-test/lake", target="aws")
     with mock_aws():
@@ -601,7 +601,7 @@ def test_the_s3_lease_admits_one_writer_and_outlives_a_dead_one() -> None:
 
 def test_retries_cover_transient_failures_only(monkeypatch) -> None:
     from flows import transform as transform_module
-    from flows.dbt_invocation import (
+    from flows.warehouse.dbt_invocation import (
         DbtInvocation,
         DbtTestsFailed,
         DbtTransientError,

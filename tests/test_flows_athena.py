@@ -15,8 +15,8 @@ import pytest
 from flows.alerts import insert_statement, load_rules, rule_query, rules_query
 from flows.athena_emulator import Frontend
 from flows.export import ExportRequest, export_query
-from flows.lakehouse import PROJECT_DIR
-from flows.warehouse import AthenaWarehouse, athena_literal
+from flows.warehouse.gold_queries import AthenaWarehouse, athena_literal
+from flows.warehouse.lakehouse import PROJECT_DIR
 from ingestion.settings import Settings
 from tests.test_dashboards import athena  # noqa: F401  (the Glue catalog of Gold, as a fixture)
 

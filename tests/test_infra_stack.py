@@ -668,7 +668,7 @@ def test_runner_role_builds_silver_and_gold_and_maintains_bronze(synth):
 
 def test_the_runners_own_objects_are_where_the_flows_put_them():
     from flows.bronze_check import STATE_PATH
-    from flows.writer_lock import LOCK_NAME
+    from flows.warehouse.writer_lock import LOCK_NAME
 
     assert WRITER_LEASE == LOCK_NAME
     assert STATE_PATH.startswith(STATE)

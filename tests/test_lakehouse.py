@@ -19,11 +19,17 @@ import pyarrow.compute as pc
 import pytest
 
 from flows.inventory import inventory
-from flows.lakehouse import PROJECT_DIR, dbt_environment, dbt_target_path, open_lake, run_dbt
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.lambda_events import kinesis_record
 from flows.simulator.workload import WorkloadConfig, generate
+from flows.warehouse.lakehouse import (
+    PROJECT_DIR,
+    dbt_environment,
+    dbt_target_path,
+    open_lake,
+    run_dbt,
+)
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -115,7 +121,7 @@ def built_in_steps(plan, tmp_path_factory) -> Settings:
     """The plan landed and built in three steps, the first two days ago (so
     Bronze spans two dt partitions, as a running pipeline's does). The
     incremental steps run in a dbt worker for the lake, on its parse of the
-    project (flows/dbt_worker.py), so that the equality tests below hold for
+    project (flows/warehouse/dbt_worker.py), so that the equality tests below hold for
     that path too."""
     settings = Settings(lake_root=str(tmp_path_factory.mktemp("steps") / "lake"))
     steps = 3
@@ -205,8 +211,8 @@ def test_deletes_and_late_changes_reach_gold(built_in_one_go, tmp_path: Path) ->
 
 
 def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None:
-    from flows.lakehouse import dbt_target_path
     from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE
+    from flows.warehouse.lakehouse import dbt_target_path
 
     compiled_test = (
         dbt_target_path(built_in_one_go)

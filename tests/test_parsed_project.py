@@ -1,4 +1,4 @@
-"""flows.parsed_project: when a dbt command may run on the worker's parse of the project."""
+"""flows.warehouse.parsed_project: when a dbt command may run on the worker's parse of the project."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows.lakehouse import PROJECT_DIR
-from flows.parsed_project import PROJECT_FILES, PROJECT_FOLDERS, ParsedProject, exit_code
+from flows.warehouse.lakehouse import PROJECT_DIR
+from flows.warehouse.parsed_project import PROJECT_FILES, PROJECT_FOLDERS, ParsedProject, exit_code
 
 ENVIRONMENT = {
     "HOME": "/home/someone",

@@ -33,14 +33,14 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from flows.bronze_check import check_bronze, problem, quarantined_files
-from flows.duckdb_connect import connect
-from flows.lakehouse import PROJECT_DIR, catalog_path, dbt_environment, open_lake, run_dbt
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import FeedReport, feed
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
 from flows.simulator.slices import land_slice, slice_workload
 from flows.simulator.workload import DYNAMODB_SEQUENCE_BASE, ORDER_FLOW, generate
-from flows.writer_lock import catalog_writer
+from flows.warehouse.duckdb_connect import connect
+from flows.warehouse.lakehouse import PROJECT_DIR, catalog_path, dbt_environment, open_lake, run_dbt
+from flows.warehouse.writer_lock import catalog_writer
 from ingestion import dynamodb_streams, kinesis
 from ingestion.landing import to_parquet_bytes
 from ingestion.settings import Settings

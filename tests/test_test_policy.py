@@ -31,15 +31,15 @@ import pytest
 from flows.alerts import evaluate, load_rules, rules_path
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
-from flows.dbt_invocation import DbtInvocation, NodeResult
-from flows.lakehouse import DbtFailed, dbt_target_path, open_lake, run_dbt
-from flows.manifest import model_names
 from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.lambda_events import dynamodb_record, kinesis_record
 from flows.simulator.workload import WorkloadConfig, generate
 from flows.transform import TransformReport, report_markdown
-from flows.warehouse import LocalWarehouse
+from flows.warehouse.dbt_invocation import DbtInvocation, NodeResult
+from flows.warehouse.gold_queries import LocalWarehouse
+from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, open_lake, run_dbt
+from flows.warehouse.manifest import model_names
 from ingestion.settings import Settings
 from tests.test_athena import (
     BUCKET,

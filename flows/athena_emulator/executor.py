@@ -55,7 +55,7 @@ import sqlglot
 from sqlglot import exp
 
 from flows.athena_emulator.catalog import CATALOG, GlueCatalog, Table
-from flows.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
+from flows.warehouse.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
 
 # The pinned extensions (DuckLake) live in the project's folder, as for the local run.
 EXTENSION_DIR = Path(__file__).resolve().parents[2] / DEFAULT_EXTENSION_DIR

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flows.athena_emulator.server import AthenaEmulator
-from flows.lakehouse import environment_set
 from flows.simulator.delivery import Delivery
 from flows.simulator.feed import feed
+from flows.warehouse.lakehouse import environment_set
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flows.lakehouse import PROJECT_DIR
+from flows.warehouse.lakehouse import PROJECT_DIR
 
 GRAFANA_DIR: Path = PROJECT_DIR / "grafana"
 DASHBOARD_DIR: Path = GRAFANA_DIR / "dashboards"

@@ -26,8 +26,8 @@ from flows.alerts import AlertRule, load_rules, rule_query
 from flows.dashboards import DATASOURCE_UID
 from flows.dashboards.board import athena_query
 from flows.dashboards.fields import Query, number
-from flows.lakehouse import PROJECT_DIR
-from flows.warehouse import athena_literal
+from flows.warehouse.gold_queries import athena_literal
+from flows.warehouse.lakehouse import PROJECT_DIR
 from ingestion.settings import Settings
 
 FOLDER_UID = "streamlake"

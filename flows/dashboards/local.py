@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from flows.dashboards.fields import FieldKind, Query, duckdb_kind
 from flows.dashboards.macros import TimeRange, expand_for
-from flows.lakehouse import open_lake
+from flows.warehouse.lakehouse import open_lake
 from ingestion.settings import Settings
 
 

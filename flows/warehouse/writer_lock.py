@@ -24,7 +24,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import ClientError
 
-from flows.warehouse import TRANSIENT_RETRIES
+from flows.warehouse.gold_queries import TRANSIENT_RETRIES
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

@@ -15,7 +15,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from flows.duckdb_connect import install_pinned_extensions
+from flows.warehouse.duckdb_connect import install_pinned_extensions
 
 
 def create_catalog(conn: DuckDBPyConnection, catalog: Path, data_path: Path) -> None:

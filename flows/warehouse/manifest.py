@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.lakehouse import dbt_target_path, run_dbt
+from flows.warehouse.lakehouse import dbt_target_path, run_dbt
 from ingestion.settings import Settings
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")

@@ -3,7 +3,7 @@
 The flows that read Gold (alerts, exports) go through here: DuckDB on the local
 DuckLake catalog, Athena on the aws target. Identifiers (model and column
 names) are never taken from users as SQL: callers check them against the dbt
-manifest first (flows/manifest.py); values travel as `?` parameters.
+manifest first (flows/warehouse/manifest.py); values travel as `?` parameters.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import boto3
 import pyarrow as pa
 from botocore.config import Config
 
-from flows.lakehouse import open_lake
+from flows.warehouse.lakehouse import open_lake
 from ingestion.settings import Settings
 
 TRANSIENT_RETRIES = Config(retries={"max_attempts": 8, "mode": "adaptive"})

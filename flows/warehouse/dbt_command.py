@@ -1,6 +1,6 @@
 """dbt's command line in a process of its own, with the garbage collector set for a short life.
 
-`python -m flows.dbt_command build` takes the arguments, output and exit codes
+`python -m flows.warehouse.dbt_command build` takes the arguments, output and exit codes
 of `dbt build`. The difference is the cyclic garbage collector. Importing dbt
 leaves about 130,000 container objects (mashumaro generates the
 (de)serialisers of several hundred dataclasses), and every full collection
@@ -23,7 +23,7 @@ disk again, about 0.15 s of CPU a session on the 2-core VM, a third of a
 package's and never change while the process lives.
 
 When a warm dbt worker listens for the command's target folder
-(`streamlake dbt-worker`, flows/dbt_worker.py), the command runs in a fork of
+(`streamlake dbt-worker`, flows/warehouse/dbt_worker.py), the command runs in a fork of
 it instead, which has dbt imported already; the arguments, output and exit
 code are the same.
 """
@@ -37,10 +37,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flows import dbt_worker
+from flows.warehouse import dbt_worker
 
 if TYPE_CHECKING:
-    from flows.parsed_project import ParsedProject
+    from flows.warehouse.parsed_project import ParsedProject
 
 
 def run(args: list[str]) -> int:
@@ -73,7 +73,7 @@ def target_path(args: list[str]) -> Path:
 
 def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
     """run_here() on a parse of the project made earlier in this process (the dbt worker's)."""
-    from flows.parsed_project import run_on  # noqa: PLC0415 (imports dbt)
+    from flows.warehouse.parsed_project import run_on  # noqa: PLC0415 (imports dbt)
 
     if _targets_aws(args):
         share_botocore_loader()

@@ -33,7 +33,7 @@ from prefect import task
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
-from flows.lakehouse import (
+from flows.warehouse.lakehouse import (
     PROJECT_DIR,
     DbtFailed,
     TestScope,

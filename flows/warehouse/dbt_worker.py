@@ -9,13 +9,13 @@ took 5.1 s through it against 9.3 s in a new process on the 2-core VM
 and dbt-duckdb, listens on a Unix socket named after the lake's dbt target
 folder, and for each command forks: the fork takes the caller's arguments,
 environment, working folder and standard streams (passed as file
-descriptors), runs dbt exactly as flows.dbt_command does in-process, and
+descriptors), runs dbt exactly as flows.warehouse.dbt_command does in-process, and
 sends back the exit code. Each command is still a process of its own, so
 dbt-duckdb's process-wide DuckDB, dbt's global flags and a crash stay with
 that command, and the DuckLake catalog is attached by one process at a time,
 as before.
 
-The caller (flows.dbt_command) uses a worker when one listens for the lake
+The caller (flows.warehouse.dbt_command) uses a worker when one listens for the lake
 and runs dbt in-process otherwise, so a worker is an optimisation, never a
 requirement. When the caller ends early, so does its command: a caller
 killed outright closes the socket and the fork kills itself; SIGINT and
@@ -25,7 +25,7 @@ threads that numpy's OpenBLAS and Arrow's jemalloc start at import handle a
 fork themselves, as they do under multiprocessing's fork.)
 
 The worker parses the project once, and its forks reuse that parse while
-nothing it was parsed from has changed (flows/parsed_project.py); otherwise
+nothing it was parsed from has changed (flows/warehouse/parsed_project.py); otherwise
 they parse as any dbt command does. The worker keeps the Python code it
 started with: restart it after changing the project's Python (the dbt
 plugin, this package).
@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING
 # The caller's side (run_in_worker) runs in every dbt command's process and
 # imports the standard library only; the worker's side imports the rest.
 if TYPE_CHECKING:
-    from flows.parsed_project import ParsedProject
+    from flows.warehouse.parsed_project import ParsedProject
     from ingestion.settings import Settings
 
 _STREAMS = (0, 1, 2)
@@ -265,12 +265,12 @@ def warm_up(settings: Settings) -> ParsedProject:
 
     The forks start with what a parse fills (dbt's Jinja environment, the
     adapter's macros, the artifacts' deserialisers), and reuse its manifest
-    while nothing it was parsed from changes (flows/parsed_project.py). A
+    while nothing it was parsed from changes (flows/warehouse/parsed_project.py). A
     parse opens no DuckDB connection, so the worker stays safe to fork."""
     from dbt.cli.main import dbtRunner  # noqa: PLC0415 (preloaded)
 
-    from flows.lakehouse import PROJECT_DIR, dbt_environment  # noqa: PLC0415
-    from flows.parsed_project import ParsedProject  # noqa: PLC0415
+    from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment  # noqa: PLC0415
+    from flows.warehouse.parsed_project import ParsedProject  # noqa: PLC0415
 
     os.environ.update(dbt_environment(settings))
     project = str(PROJECT_DIR)
@@ -284,9 +284,9 @@ def warm_up(settings: Settings) -> ParsedProject:
 
 
 def commands(parsed: ParsedProject) -> Prepare:
-    """A fork runs as flows.dbt_command runs dbt in-process, on the worker's parse
+    """A fork runs as flows.warehouse.dbt_command runs dbt in-process, on the worker's parse
     when it may."""
-    from flows.dbt_command import run_here, run_parsed  # noqa: PLC0415 (it imports this module)
+    from flows.warehouse.dbt_command import run_here, run_parsed  # noqa: PLC0415 (it imports this module)
 
     def prepare(args: list[str], environment: dict[str, str]) -> tuple[str, Callable[[], int]]:
         why_not = parsed.reusable_for(args, environment)
@@ -316,7 +316,7 @@ def preload() -> None:
         import dbt.cli.main  # noqa: PLC0415
         import dbt.task.run  # noqa: PLC0415
 
-        import flows.dbt_duckdb_plugin  # noqa: F401, PLC0415
+        import flows.warehouse.dbt_duckdb_plugin  # noqa: F401, PLC0415
     finally:
         gc.freeze()
         gc.enable()

@@ -13,10 +13,10 @@ from typing import Literal
 
 import duckdb
 
-from flows.duckdb_connect import connect
+from flows.warehouse.duckdb_connect import connect
 from ingestion.settings import Settings
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 LAYERS = ("bronze", "silver", "gold")
 
 
@@ -109,13 +109,13 @@ def run_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") 
 
     In a child process: dbt-duckdb keeps its DuckDB (and so the DuckLake catalog)
     attached for the life of the process, and a catalog file can be attached
-    only once per process. The child is flows.dbt_command: dbt's command line
+    only once per process. The child is flows.warehouse.dbt_command: dbt's command line
     with the garbage collector set for a short-lived process.
     """
     command = [
         sys.executable,
         "-m",
-        "flows.dbt_command",
+        "flows.warehouse.dbt_command",
         *args,
         "--project-dir",
         str(PROJECT_DIR),

@@ -3,7 +3,7 @@
 Every dbt command starts by checking its partial parse (reading
 target/partial_parse.msgpack, hashing every project file) and writing
 manifest.json: about 0.8 s of an incremental `dbt run` on the 2-core VM with
-nothing changed. The worker (flows/dbt_worker.py) parses the project once and
+nothing changed. The worker (flows/warehouse/dbt_worker.py) parses the project once and
 hands its manifest to the commands it forks (dbtRunner(manifest=...), dbt's
 own way of skipping the parse) for as long as nothing a parse reads has
 changed. Anything else runs dbt's usual path, partial parse included, so a
@@ -14,7 +14,7 @@ reuse can only skip work, never hide a change:
   size and modification time;
 - the environment: every STREAMLAKE_* and DBT_* variable, except the test
   scope, which the project reads while tests run, never while parsing
-  (flows/lakehouse.py dbt_environment), and any other variable the parse
+  (flows/warehouse/lakehouse.py dbt_environment), and any other variable the parse
   recorded (Manifest.env_vars);
 - the command: one that runs against the parsed project (run, build, test,
   ...), naming the project's folder as its project and profiles folder (as
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.dbt_command import flag_value
-from flows.lakehouse import PROJECT_DIR
+from flows.warehouse.dbt_command import flag_value
+from flows.warehouse.lakehouse import PROJECT_DIR
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 # dbt_project.yml's model-, macro-, test-, seed-, snapshot- and analysis-paths.
