@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flows.bronze_check import check_bronze
-from flows.dashboards.cli import dashboards_app
 from flows.emulate_athena import (
     EmulationFailed,
     EmulatorBusy,
@@ -41,6 +40,7 @@ from flows.simulator.feed import FeedReport, feed
 from flows.simulator.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
 from flows.warehouse.writer_lock import WriterBusy
+from grafana.builder.cli import dashboards_app
 from ingestion.observability import send_logs_to
 from ingestion.settings import Settings
 from ingestion.store import LakeRootError, LakeStore
@@ -316,7 +316,7 @@ def run(lake_root: LakeRootOption = None) -> None:
     run_dbt(settings, ["source", "freshness", "--quiet"])
     console.rule("[bold]3. the lakehouse")
     print_layers(settings)
-    from flows.dashboards.cli import render_previews  # noqa: PLC0415
+    from grafana.builder.cli import render_previews  # noqa: PLC0415
 
     for path in render_previews(settings):
         console.print(f"dashboard preview: {path}")

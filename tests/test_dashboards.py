@@ -25,7 +25,8 @@ from flows.alerts import load_rules
 from flows.athena_emulator import Frontend
 from flows.athena_emulator.catalog import GlueCatalog
 from flows.athena_emulator.types import glue_type_from_trino
-from flows.dashboards import (
+from flows.warehouse.lakehouse import PROJECT_DIR
+from grafana.builder import (
     ALERT_RULES_FILE,
     DASHBOARD_DIR,
     DATASOURCE_TYPE,
@@ -36,10 +37,10 @@ from flows.dashboards import (
     alerting,
     sales,
 )
-from flows.dashboards.board import Board
-from flows.dashboards.catalog import boards, generated_files, stale
-from flows.dashboards.fields import Query, trino_kind
-from flows.dashboards.macros import (
+from grafana.builder.board import Board
+from grafana.builder.catalog import boards, generated_files, stale
+from grafana.builder.fields import Query, trino_kind
+from grafana.builder.macros import (
     MacroError,
     QueryContext,
     TimeRange,
@@ -48,8 +49,7 @@ from flows.dashboards.macros import (
     expand_for,
     macro_names,
 )
-from flows.dashboards.sql import GOLD_MODELS, GOLD_MODELS_BY_SOURCE
-from flows.warehouse.lakehouse import PROJECT_DIR
+from grafana.builder.sql import GOLD_MODELS, GOLD_MODELS_BY_SOURCE
 
 GOLD_YAML = PROJECT_DIR / "dbt_project" / "models" / "gold" / "_gold__models.yml"
 EXPOSURES_YAML = PROJECT_DIR / "dbt_project" / "models" / "gold" / "_gold__exposures.yml"

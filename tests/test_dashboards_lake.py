@@ -19,16 +19,16 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.alerts import AlertRule, load_rules, rule_query
-from flows.dashboards import alerting
-from flows.dashboards.catalog import boards
-from flows.dashboards.fields import Query
-from flows.dashboards.local import gold, run
-from flows.dashboards.macros import TimeRange, macro_names
-from flows.dashboards.render import HEADER_PX, MARGIN_PX, ROW_PX, WIDTH_PX
 from flows.simulator.delivery import DeliveryConfig, deliveries
 from flows.simulator.feed import feed
 from flows.simulator.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import run_dbt
+from grafana.builder import alerting
+from grafana.builder.catalog import boards
+from grafana.builder.fields import Query
+from grafana.builder.local import gold, run
+from grafana.builder.macros import TimeRange, macro_names
+from grafana.builder.render import HEADER_PX, MARGIN_PX, ROW_PX, WIDTH_PX
 from ingestion.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ def test_a_range_without_data_shows_no_data(lake: Settings) -> None:
 
 def test_the_comparison_stats_compare_with_the_days_just_before(lake: Settings) -> None:
     """Revenue in range and its change, recomputed from the daily rows by hand."""
-    from flows.dashboards.sales import REVENUE
+    from grafana.builder.sales import REVENUE
 
     with gold(lake) as con:
         daily = dict(

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from flows.dashboards.fields import FieldKind, Query, duckdb_kind
-from flows.dashboards.macros import TimeRange, expand_for
 from flows.warehouse.lakehouse import open_lake
+from grafana.builder.fields import FieldKind, Query, duckdb_kind
+from grafana.builder.macros import TimeRange, expand_for
 from ingestion.settings import Settings
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from flows.dashboards.fields import FieldKind
-from flows.dashboards.render.formatting import NAMED, PALETTE
+from grafana.builder.fields import FieldKind
+from grafana.builder.render.formatting import NAMED, PALETTE
 
 
 @dataclass

@@ -19,8 +19,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import athena as athena_model
 from grafana_foundation_sdk.models import dashboard as model
 
-from flows.dashboards import DATASOURCE_NAME, DATASOURCE_TYPE, DATASOURCE_UID, DATASOURCE_VARIABLE
-from flows.dashboards.fields import Query
+from grafana.builder import DATASOURCE_NAME, DATASOURCE_TYPE, DATASOURCE_UID, DATASOURCE_VARIABLE
+from grafana.builder.fields import Query
 
 DATASOURCE = model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=f"${{{DATASOURCE_VARIABLE}}}")
 GRID_COLUMNS = 24

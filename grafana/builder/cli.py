@@ -38,7 +38,7 @@ def render_previews(
     dpi: int | None = None,
 ) -> list[Path]:
     """A PNG per dashboard (or the named ones), drawn from the lake's Gold; their paths."""
-    from flows.dashboards.render import DPI, render  # noqa: PLC0415
+    from grafana.builder.render import DPI, render  # noqa: PLC0415
 
     return render(settings, out_dir or preview_dir(settings), now, names=names, dpi=dpi or DPI)
 
@@ -46,7 +46,7 @@ def render_previews(
 @dashboards_app.command()
 def generate() -> None:
     """Write grafana/dashboards/*.json and the alert rules provisioning from the code."""
-    from flows.dashboards.catalog import generate as write_files  # noqa: PLC0415
+    from grafana.builder.catalog import generate as write_files  # noqa: PLC0415
 
     written = write_files()
     for path in written:
@@ -58,7 +58,7 @@ def generate() -> None:
 @dashboards_app.command()
 def check() -> None:
     """Exit 1 when a committed dashboard or alert rules file is not what the code generates."""
-    from flows.dashboards.catalog import stale  # noqa: PLC0415
+    from grafana.builder.catalog import stale  # noqa: PLC0415
 
     problems = stale()
     for problem in problems:

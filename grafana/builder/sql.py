@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textwrap import dedent
 
-from flows.dashboards.fields import Query, number
+from grafana.builder.fields import Query, number
 
 
 def period_comparison(

@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import FuncFormatter
 
-from flows.dashboards.render.formatting import (
+from grafana.builder.render.formatting import (
     BORDER,
     GRID,
     MUTED,
@@ -29,8 +29,8 @@ from flows.dashboards.render.formatting import (
     TEXT,
     format_value,
 )
-from flows.dashboards.render.frames import Field
-from flows.dashboards.render.geo import CENTROIDS, OUTLINES
+from grafana.builder.render.frames import Field
+from grafana.builder.render.geo import CENTROIDS, OUTLINES
 
 PX_TO_PT = 0.72  # at 100 dpi
 

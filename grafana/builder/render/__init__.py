@@ -20,13 +20,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from flows.alerts import AlertResult, load_rules
-from flows.dashboards import DASHBOARD_DIR
-from flows.dashboards.alerting import RULES_FILE, grafana_query
-from flows.dashboards.local import gold, run
-from flows.dashboards.macros import TimeRange, dashboard_range
-from flows.dashboards.render import panels
-from flows.dashboards.render.formatting import BACKGROUND, BORDER, MUTED, PANEL, TEXT, format_value
-from flows.dashboards.render.frames import frame
+from grafana.builder import DASHBOARD_DIR
+from grafana.builder.alerting import RULES_FILE, grafana_query
+from grafana.builder.local import gold, run
+from grafana.builder.macros import TimeRange, dashboard_range
+from grafana.builder.render import panels
+from grafana.builder.render.formatting import BACKGROUND, BORDER, MUTED, PANEL, TEXT, format_value
+from grafana.builder.render.frames import frame
 from ingestion.settings import Settings
 
 WIDTH_PX = 1600

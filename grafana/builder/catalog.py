@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from flows.dashboards import (
+from grafana.builder import (
     ALERT_RULES_FILE,
     DASHBOARD_DIR,
     alerting,
@@ -19,7 +19,7 @@ from flows.dashboards import (
     product_analytics,
     sales,
 )
-from flows.dashboards.board import Board
+from grafana.builder.board import Board
 
 BUILDERS: tuple[Callable[[], Board], ...] = (
     sales.build,

@@ -7,10 +7,10 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import piechart as piechart_model
 
-from flows.dashboards import style
-from flows.dashboards.board import Board
-from flows.dashboards.fields import Query, number, string, time
-from flows.dashboards.sql import clean, period_comparison
+from grafana.builder import style
+from grafana.builder.board import Board
+from grafana.builder.fields import Query, number, string, time
+from grafana.builder.sql import clean, period_comparison
 
 REVENUE = period_comparison(
     table="daily_sales_by_region",

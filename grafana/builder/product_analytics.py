@@ -6,10 +6,10 @@ from grafana_foundation_sdk.builders import bargauge, geomap, table, timeseries
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.models import common
 
-from flows.dashboards import style
-from flows.dashboards.board import Board
-from flows.dashboards.fields import Query, number, string, time
-from flows.dashboards.sql import clean, period_comparison
+from grafana.builder import style
+from grafana.builder.board import Board
+from grafana.builder.fields import Query, number, string, time
+from grafana.builder.sql import clean, period_comparison
 
 TOTAL_EVENTS = period_comparison(
     table="top_events", date_column="event_date", measure="event_count", value="events"

@@ -23,11 +23,11 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as alerting_model
 
 from flows.alerts import AlertRule, load_rules, rule_query
-from flows.dashboards import DATASOURCE_UID
-from flows.dashboards.board import athena_query
-from flows.dashboards.fields import Query, number
 from flows.warehouse.gold_queries import athena_literal
 from flows.warehouse.lakehouse import PROJECT_DIR
+from grafana.builder import DATASOURCE_UID
+from grafana.builder.board import athena_query
+from grafana.builder.fields import Query, number
 from ingestion.settings import Settings
 
 FOLDER_UID = "streamlake"

@@ -16,11 +16,11 @@ from grafana_foundation_sdk.builders import bargauge, stat, table
 from grafana_foundation_sdk.builders import dashboard as sdk
 from grafana_foundation_sdk.models import common
 
-from flows.dashboards import style
-from flows.dashboards.alerting import RULE_LABELS
-from flows.dashboards.board import Board
-from flows.dashboards.fields import Query, number, string, time
-from flows.dashboards.sql import GOLD_MODELS, clean, gold_writes
+from grafana.builder import style
+from grafana.builder.alerting import RULE_LABELS
+from grafana.builder.board import Board
+from grafana.builder.fields import Query, number, string, time
+from grafana.builder.sql import GOLD_MODELS, clean, gold_writes
 
 # Minutes: fresh within the hour, stale after six.
 AGE_STEPS = ((None, "green"), (60, "orange"), (360, "red"))
