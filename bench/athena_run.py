@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from dbt_build import SLICE_EVENTS, SLICE_ORDERS, compact_history, land  # noqa: E402
 
+from flows.demo_app.workload import WorkloadConfig  # noqa: E402
 from flows.emulate_athena import (  # noqa: E402
     KINDS,
     RunRecord,
@@ -51,7 +52,6 @@ from flows.emulate_athena import (  # noqa: E402
     emulate_transform,
     monthly_cost,
 )
-from flows.simulator.workload import WorkloadConfig  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 

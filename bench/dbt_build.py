@@ -53,9 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows.bronze_compaction import compact_closed_days  # noqa: E402
-from flows.simulator.delivery import DeliveryConfig, deliveries  # noqa: E402
-from flows.simulator.feed import feed  # noqa: E402
-from flows.simulator.workload import WorkloadConfig, generate  # noqa: E402
+from flows.demo_app.delivery import DeliveryConfig, deliveries  # noqa: E402
+from flows.demo_app.feed import feed  # noqa: E402
+from flows.demo_app.workload import WorkloadConfig, generate  # noqa: E402
 from flows.transform import SCHEDULED_BUILD, SCHEDULED_TEST_SCOPE, transform  # noqa: E402
 from flows.warehouse.dbt_worker import peak_mb  # noqa: E402
 from flows.warehouse.lakehouse import TestScope, dbt_environment, open_lake  # noqa: E402

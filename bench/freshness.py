@@ -40,13 +40,13 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flows.demo_app.slices import land_slice  # noqa: E402
 from flows.prefect_server import (  # noqa: E402
     ensure_server,
     free_port,
     server_environment,
     stop_server,
 )
-from flows.simulator.slices import land_slice  # noqa: E402
 from flows.warehouse.lakehouse import open_lake  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402

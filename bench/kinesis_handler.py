@@ -28,7 +28,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.workload import WorkloadConfig, generate
 from ingestion import kinesis
 from ingestion.schemas import EVENTS
 from ingestion.settings import Settings

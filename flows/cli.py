@@ -19,6 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from flows.bronze_check import check_bronze
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.feed import FeedReport, feed
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.emulate_athena import (
     EmulationFailed,
     EmulatorBusy,
@@ -35,9 +38,6 @@ from flows.prefect_server import (
     stop_server,
     ui_url,
 )
-from flows.simulator.delivery import DeliveryConfig, deliveries
-from flows.simulator.feed import FeedReport, feed
-from flows.simulator.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
 from flows.warehouse.writer_lock import WriterBusy
 from grafana.builder.cli import dashboards_app

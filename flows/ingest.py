@@ -3,7 +3,7 @@
 Every few seconds it lands a small slice of the simulated application through
 the real Lambda handlers, so that a served local pipeline behaves like
 production with Lambda. Each scheduled run carries on where the last one left
-off (flows/simulator/slices.py).
+off (flows/demo_app/slices.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from prefect import flow, get_run_logger
 
-from flows.simulator.slices import land_slice, read_state
+from flows.demo_app.slices import land_slice, read_state
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

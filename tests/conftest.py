@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-from flows.simulator.lambda_events import dynamodb_record, kinesis_record
+from flows.demo_app.lambda_events import dynamodb_record, kinesis_record
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

@@ -28,8 +28,8 @@ import yaml
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
 from flows.athena_emulator.server import Statement
-from flows.simulator.delivery import DeliveryConfig, deliveries
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import dbt_environment
 from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
 from ingestion.settings import Settings

@@ -28,9 +28,9 @@ import yaml
 
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
-from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
-from flows.simulator.feed import feed
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
+from flows.demo_app.feed import feed
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
 from ingestion.settings import Settings
 from ingestion.store import LakeStore

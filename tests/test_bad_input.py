@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from flows.simulator.lambda_events import dynamodb_stream_arn, kinesis_stream_arn
+from flows.demo_app.lambda_events import dynamodb_stream_arn, kinesis_stream_arn
 from ingestion import dynamodb_decode, dynamodb_streams, kinesis, kinesis_decode
 from ingestion.settings import Settings
 from ingestion.store import LakeStore

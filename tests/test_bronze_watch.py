@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flows.bronze_watch import TransformTrigger, poll_seconds, recent_bronze
-from flows.simulator.slices import land_slice
+from flows.demo_app.slices import land_slice
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

@@ -19,9 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.alerts import AlertRule, load_rules, rule_query
-from flows.simulator.delivery import DeliveryConfig, deliveries
-from flows.simulator.feed import feed
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.feed import feed
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import run_dbt
 from grafana.builder import alerting
 from grafana.builder.catalog import boards

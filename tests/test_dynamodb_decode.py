@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.simulator.lambda_events import to_attribute, to_image
+from flows.demo_app.lambda_events import to_attribute, to_image
 from ingestion.dynamodb_decode import DynamoDecodeError, attribute_to_json, image_to_json
 
 

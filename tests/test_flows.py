@@ -27,10 +27,10 @@ import pytest
 from moto import mock_aws
 
 from flows.alerts import AlertRule, evaluate, load_rules, notify, record
+from flows.demo_app.slices import land_slice
 from flows.export import ExportRequest, _to_s3, export_path, export_query, run_export
 from flows.maintenance import warehouse_files
 from flows.prefect_server import free_port
-from flows.simulator.slices import land_slice
 from flows.warehouse.gold_queries import LocalWarehouse
 from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from flows.warehouse.writer_lock import WriterBusy, catalog_writer

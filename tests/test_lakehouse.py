@@ -18,11 +18,11 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
+from flows.demo_app.feed import feed
+from flows.demo_app.lambda_events import kinesis_record
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.inventory import inventory
-from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
-from flows.simulator.feed import feed
-from flows.simulator.lambda_events import kinesis_record
-from flows.simulator.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import (
     PROJECT_DIR,
     dbt_environment,

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.demo_app.lambda_events import dynamodb_record
 from flows.quarantine_replay import REPLAYED, REPLAYING, quarantine_files, replay
-from flows.simulator.lambda_events import dynamodb_record
 from ingestion import dynamodb_streams, kinesis
 from ingestion.settings import Settings
 from ingestion.store import LakeStore

@@ -33,11 +33,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from flows.bronze_check import check_bronze, problem, quarantined_files
-from flows.simulator.delivery import DeliveryConfig, deliveries
-from flows.simulator.feed import FeedReport, feed
-from flows.simulator.lambda_events import dynamodb_record, kinesis_record
-from flows.simulator.slices import land_slice, slice_workload
-from flows.simulator.workload import DYNAMODB_SEQUENCE_BASE, ORDER_FLOW, generate
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.feed import FeedReport, feed
+from flows.demo_app.lambda_events import dynamodb_record, kinesis_record
+from flows.demo_app.slices import land_slice, slice_workload
+from flows.demo_app.workload import DYNAMODB_SEQUENCE_BASE, ORDER_FLOW, generate
 from flows.warehouse.duckdb_connect import connect
 from flows.warehouse.lakehouse import PROJECT_DIR, catalog_path, dbt_environment, open_lake, run_dbt
 from flows.warehouse.writer_lock import catalog_writer

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flows.simulator.delivery import DeliveryConfig, deliveries
-from flows.simulator.feed import feed
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.feed import feed
+from flows.demo_app.workload import WorkloadConfig, generate
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 from tests.conftest import read_area

@@ -31,10 +31,10 @@ import pytest
 from flows.alerts import evaluate, load_rules, rules_path
 from flows.athena_emulator import AthenaEmulator
 from flows.athena_emulator.landing import land
-from flows.simulator.delivery import Delivery, DeliveryConfig, deliveries
-from flows.simulator.feed import feed
-from flows.simulator.lambda_events import dynamodb_record, kinesis_record
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
+from flows.demo_app.feed import feed
+from flows.demo_app.lambda_events import dynamodb_record, kinesis_record
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.transform import TransformReport, report_markdown
 from flows.warehouse.dbt_invocation import DbtInvocation, NodeResult
 from flows.warehouse.gold_queries import LocalWarehouse

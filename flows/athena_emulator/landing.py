@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from flows.athena_emulator.server import AthenaEmulator
-from flows.simulator.delivery import Delivery
-from flows.simulator.feed import feed
+from flows.demo_app.delivery import Delivery
+from flows.demo_app.feed import feed
 from flows.warehouse.lakehouse import environment_set
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings

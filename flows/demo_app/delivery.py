@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flows.simulator.workload import Workload
+from flows.demo_app.workload import Workload
 
 Kind = Literal["kinesis", "dynamodb_streams"]
 KINESIS_MAX_BATCH = 10_000

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flows.simulator.delivery import Delivery, sequence_of
+from flows.demo_app.delivery import Delivery, sequence_of
 from ingestion import dynamodb_streams, kinesis
 from ingestion.invocation import Clock, store_for, utc_now
 from ingestion.landing import sequence_key

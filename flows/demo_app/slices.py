@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from flows.simulator.delivery import DeliveryConfig, deliveries
-from flows.simulator.feed import feed
-from flows.simulator.workload import WorkloadConfig, generate
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.feed import feed
+from flows.demo_app.workload import WorkloadConfig, generate
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flows.simulator.lambda_events import dynamodb_record, kinesis_record
+from flows.demo_app.lambda_events import dynamodb_record, kinesis_record
 
 REGIONS = {
     "North America": [
