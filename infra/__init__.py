@@ -1,4 +1,5 @@
-"""The AWS CDK app of Streamlake (see infra/README.md)."""
+"""The AWS CDK app of Streamlake: buckets, handlers, Glue, Athena, the runner (see infra/README.md).
+May import ingestion and flows.log_marks (the log lines its alarms match)."""
 
 import os
 

@@ -1,4 +1,6 @@
-"""An offline stand-in for Athena's front end, for tests and CI (see server.py)."""
+"""An offline stand-in for Athena (moto's server, Trino's grammar, statements run on DuckDB and
+DuckLake; see server.py). May import ingestion, flows.warehouse and flows.demo_app.
+"""
 
 from flows.athena_emulator.engine import AthenaFailure, Frontend, Outcome
 from flows.athena_emulator.server import AthenaEmulator

@@ -1,4 +1,5 @@
-"""Grafana on Gold: dashboards, alert rules and a rendered preview, as code.
+"""Grafana on Gold as code: dashboards, alert rules and rendered previews generated from Python.
+May import ingestion, flows.warehouse and flows.alerts (the alert rules' one definition).
 
 Dashboards are built with grafana-foundation-sdk (sales.py, product_analytics.py,
 pipeline_health.py) and generated into grafana/dashboards/*.json; the alert rules

@@ -1,4 +1,5 @@
 """The rendered preview: each dashboard drawn from its JSON and the local Gold into a PNG.
+May import what grafana.builder may: ingestion, flows.warehouse and flows.alerts.
 
 Grafana cannot run here, so this draws what it would show: every panel at its
 gridPos (24 columns, rows of about 30 px as in Grafana), its query sent with the
