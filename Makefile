@@ -52,6 +52,8 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen sqlfluff lint dbt_project/models dbt_project/tests
+	$(UV) run --frozen dbt parse --quiet --target-path target/lint
+	$(UV) run --frozen dbt-score lint --manifest target/lint/manifest.json
 
 # Three workers on two cores: the suite waits on subprocesses, servers and the
 # emulator's threads as much as it computes (measured here: 15.5 min with three
