@@ -6,8 +6,8 @@ run after another with a fault injected at each step, by killing real
 processes (dbt, Bronze compaction, DuckLake upkeep) where they hurt most. Its
 final Silver and Gold, and its Bronze rows, must equal the reference's.
 
-Every fault test is declared with `@fault(...)`; the README's "Reliability"
-section is generated from these declarations (tests/reliability_readme.py).
+Every fault test is declared with `@fault(...)`; the "Reliability" table of
+docs/reliability.md is generated from these declarations (tests/reliability_faults.py).
 """
 
 from __future__ import annotations
