@@ -1,28 +1,31 @@
-"""Grafana's SQL on a real local lake: every panel and alert rule, and the rendered previews.
+"""SQL on a real local lake: every panel, alert rule and documented example, and the previews.
 
 One lake per module, built by the real pipeline: a seeded workload ending at a
 fixed time goes through the Lambda handlers into Bronze (with redeliveries,
 reordering and malformed records), then `dbt build` makes Silver and Gold.
 Every panel's SQL, with the Athena datasource's macros expanded for a fixed
 week, must run on that Gold and return rows whose DuckDB types are the kinds
-the panel expects.
+the panel expects. Each model's example query in its dbt description must run
+there too, so that the examples dbt docs show cannot rot.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from flows.alerts import AlertRule, load_rules, rule_query
 from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.workload import WorkloadConfig, generate
-from flows.warehouse.lakehouse import run_dbt
+from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from grafana.builder import alerting
 from grafana.builder.catalog import boards
 from grafana.builder.fields import Query
@@ -148,3 +151,28 @@ def test_render_draws_each_dashboard_at_its_layout_size(lake: Settings, tmp_path
         assert f"dashboard preview: {path}" in result.output.replace("\n", "")
         rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in board.to_json()["panels"])
         assert _png_size(path) == (WIDTH_PX, HEADER_PX + rows * ROW_PX + MARGIN_PX)
+
+
+def _model_examples() -> list[tuple[str, str]]:
+    """Each model's example query, from the ```sql block of its description."""
+    examples = []
+    for properties in sorted((PROJECT_DIR / "dbt_project" / "models").glob("*/_*__models.yml")):
+        for model in yaml.safe_load(properties.read_text())["models"]:
+            found = re.search(r"```sql\n(.*?)```", model["description"], re.S)
+            examples.append((model["name"], found.group(1) if found else ""))
+    return examples
+
+
+@pytest.mark.parametrize(
+    ("model", "sql"), _model_examples(), ids=lambda v: v if "\n" not in v else ""
+)
+def test_each_model_documents_an_example_query_that_runs(
+    lake: Settings, model: str, sql: str
+) -> None:
+    assert sql, f"{model}'s description has no ```sql example"
+    assert re.search(rf"\bfrom (bronze|silver|gold)\.{model}\b", sql), sql
+    with open_lake(lake) as con:
+        con.execute("use lake")
+        cursor = con.execute(sql)
+        assert cursor.description, sql
+        cursor.fetchall()
