@@ -3,7 +3,7 @@
 Bronze gets the workload of bench/dbt_build.py (1,000,000 events and 100,000
 orders over 60 days, times --scale, landed through the real handlers, closed
 days compacted). Then, through `streamlake emulate-athena` (its Python API,
-flows/emulate_athena.py):
+athena_emulator/emulate.py):
 
 1. a full build (`dbt seed` and `dbt build`, every test);
 2. --rounds scheduled transforms (the transform flow's `dbt build` selection
@@ -15,7 +15,7 @@ For each dbt invocation: statements by kind, bytes scanned (the Parquet bytes
 the statements read after partition pruning), billed bytes (rounded up to the
 megabyte, 10 MB at least per query, DDL free), cost at $5 per TB, the cost a
 month at the transform's cadence (settings.transform_interval_seconds), and
-the modeled Athena wall time (flows/emulate_athena.py ATHENA_OVERHEAD_S: per
+the modeled Athena wall time (athena_emulator/emulate.py ATHENA_OVERHEAD_S: per
 statement about 1.2 s of queueing and planning plus 16 MB/s of scan, in whole
 seconds of dbt-athena's 1 s poll). The emulator's own time is printed too; it
 says nothing about Athena's.
@@ -44,14 +44,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from dbt_build import SLICE_EVENTS, SLICE_ORDERS, compact_history, land  # noqa: E402
 
-from flows.demo_app.workload import WorkloadConfig  # noqa: E402
-from flows.emulate_athena import (  # noqa: E402
+from athena_emulator.emulate import (  # noqa: E402
     KINDS,
     RunRecord,
     emulate_build,
     emulate_transform,
     monthly_cost,
 )
+from flows.demo_app.workload import WorkloadConfig  # noqa: E402
 from ingestion.observability import send_logs_to  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 

@@ -18,17 +18,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.bronze_check import check_bronze
-from flows.demo_app.delivery import DeliveryConfig, deliveries
-from flows.demo_app.feed import FeedReport, feed
-from flows.demo_app.workload import WorkloadConfig, generate
-from flows.emulate_athena import (
+from athena_emulator.cli import emulate_app
+from athena_emulator.emulate import (
     EmulationFailed,
     EmulatorBusy,
     EmulatorUnavailable,
     OutdatedEmulatorState,
 )
-from flows.emulate_athena_cli import emulate_app
+from flows.bronze_check import check_bronze
+from flows.demo_app.delivery import DeliveryConfig, deliveries
+from flows.demo_app.feed import FeedReport, feed
+from flows.demo_app.workload import WorkloadConfig, generate
 from flows.inventory import inventory, quarantine_reasons
 from flows.prefect_server import (
     PrefectServerError,

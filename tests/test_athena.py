@@ -1,4 +1,4 @@
-"""The aws target, built offline against the Athena emulator (flows/athena_emulator/).
+"""The aws target, built offline against the Athena emulator (athena_emulator/).
 
 One emulator (moto's server on 127.0.0.1 with Athena's front end) serves the
 module. A small plan lands through the handlers into its S3, then dbt runs as
@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from flows.athena_emulator import AthenaEmulator
-from flows.athena_emulator.landing import land
-from flows.athena_emulator.server import Statement
+from athena_emulator import AthenaEmulator
+from athena_emulator.landing import land
+from athena_emulator.server import Statement
 from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import dbt_environment
@@ -570,7 +570,7 @@ def test_a_long_statement_runs_on_after_start_query_execution_returns(
 
     import botocore.exceptions
 
-    from flows.athena_emulator import server
+    from athena_emulator import server
 
     monkeypatch.setattr(server, "SYNCHRONOUS_SECONDS", 0.2)
     with AthenaEmulator(tmp_path / "statements.log") as emulator:

@@ -38,11 +38,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from athena_emulator.emulate import KINDS, STATE_FOLDER, TB, emulated
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.lambda_events import dynamodb_record
 from flows.demo_app.workload import WorkloadConfig, generate
-from flows.emulate_athena import KINDS, STATE_FOLDER, TB, emulated
 from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from ingestion.settings import Settings
 from tests.test_cli import streamlake

@@ -18,10 +18,10 @@ import pytest
 from moto import mock_aws
 from trino_query_parser import TrinoSyntaxError, parse_statement
 
-from flows.athena_emulator import Frontend
-from flows.athena_emulator.catalog import GlueCatalog
-from flows.athena_emulator.engine import Outcome, check_trino_grammar
-from flows.athena_emulator.executor import Engine
+from athena_emulator import Frontend
+from athena_emulator.catalog import GlueCatalog
+from athena_emulator.engine import Outcome, check_trino_grammar
+from athena_emulator.executor import Engine
 
 
 @pytest.fixture(scope="module")

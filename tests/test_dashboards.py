@@ -1,7 +1,7 @@
 """Grafana as code, without a lake: generated files, structure, lineage, provisioning, Athena.
 
 The panels' SQL is checked here through the Athena emulator's statement checker
-(flows/athena_emulator: the Trino grammar, Trino's function catalog, names
+(athena_emulator: the Trino grammar, Trino's function catalog, names
 resolved against Glue) with the datasource's macros expanded, which is what
 Athena receives. tests/test_dashboards_lake.py runs the same SQL on a built lake.
 """
@@ -21,10 +21,10 @@ import yaml
 from moto import mock_aws
 from sqlglot import exp
 
+from athena_emulator import Frontend
+from athena_emulator.catalog import GlueCatalog
+from athena_emulator.types import glue_type_from_trino
 from flows.alerts import load_rules
-from flows.athena_emulator import Frontend
-from flows.athena_emulator.catalog import GlueCatalog
-from flows.athena_emulator.types import glue_type_from_trino
 from flows.warehouse.lakehouse import PROJECT_DIR
 from grafana.builder import (
     ALERT_RULES_FILE,

@@ -12,8 +12,8 @@ from datetime import date, datetime
 
 import pytest
 
+from athena_emulator import Frontend
 from flows.alerts import insert_statement, load_rules, rule_query, rules_query
-from flows.athena_emulator import Frontend
 from flows.export import ExportRequest, export_query
 from flows.warehouse.gold_queries import AthenaWarehouse, athena_literal
 from flows.warehouse.lakehouse import PROJECT_DIR

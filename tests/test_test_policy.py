@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
+from athena_emulator import AthenaEmulator
+from athena_emulator.landing import land
 from flows.alerts import evaluate, load_rules, rules_path
-from flows.athena_emulator import AthenaEmulator
-from flows.athena_emulator.landing import land
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.lambda_events import dynamodb_record, kinesis_record

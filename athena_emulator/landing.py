@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from flows.athena_emulator.server import AthenaEmulator
+from athena_emulator.server import AthenaEmulator
 from flows.demo_app.delivery import Delivery
 from flows.demo_app.feed import feed
 from flows.warehouse.lakehouse import environment_set

@@ -44,8 +44,8 @@ from trino_query_parser import TrinoSyntaxError, parse_statement
 from trino_query_parser.SqlBaseLexer import SqlBaseLexer
 from trino_query_parser.SqlBaseParser import SqlBaseParser
 
-from flows.athena_emulator import hive_ddl
-from flows.athena_emulator.catalog import (
+from athena_emulator import hive_ddl
+from athena_emulator.catalog import (
     CATALOG,
     HIDDEN_COLUMNS,
     GlueCatalog,
@@ -53,7 +53,7 @@ from flows.athena_emulator.catalog import (
     table_input,
     view_original_text,
 )
-from flows.athena_emulator.executor import (
+from athena_emulator.executor import (
     HIDDEN_PLACEHOLDER,
     ICEBERG_TRANSFORM,
     Engine,
@@ -62,7 +62,7 @@ from flows.athena_emulator.executor import (
     translate,
     trino_text,
 )
-from flows.athena_emulator.types import (
+from athena_emulator.types import (
     EXPRESSION_METADATA,
     UnsupportedType,
     glue_type_from_trino,
@@ -611,7 +611,7 @@ class Frontend:
                 raise AthenaFailure(
                     "EMULATOR_LIMITATION",
                     f"cannot infer the type of column '{column}': teach "
-                    "flows/athena_emulator/types.py the expression that makes it",
+                    "athena_emulator/types.py the expression that makes it",
                 )
         try:
             glue_columns = [

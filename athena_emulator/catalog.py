@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flows.athena_emulator.types import trino_type_from_glue
+from athena_emulator.types import trino_type_from_glue
 
 CATALOG = "awsdatacatalog"
 

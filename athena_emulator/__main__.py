@@ -1,4 +1,4 @@
-"""Serve the Athena emulator by hand: `python -m flows.athena_emulator --help`."""
+"""Serve the Athena emulator by hand: `python -m athena_emulator --help`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import threading
 from pathlib import Path
 
-from flows.athena_emulator.server import AthenaEmulator
+from athena_emulator.server import AthenaEmulator
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 DuckLake; see server.py). May import ingestion, flows.warehouse and flows.demo_app.
 """
 
-from flows.athena_emulator.engine import AthenaFailure, Frontend, Outcome
-from flows.athena_emulator.server import AthenaEmulator
+from athena_emulator.engine import AthenaFailure, Frontend, Outcome
+from athena_emulator.server import AthenaEmulator
 
 __all__ = ["AthenaEmulator", "AthenaFailure", "Frontend", "Outcome"]

@@ -54,7 +54,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from flows.athena_emulator.catalog import CATALOG, GlueCatalog, Table
+from athena_emulator.catalog import CATALOG, GlueCatalog, Table
 from flows.warehouse.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
 
 # The pinned extensions (DuckLake) live in the project's folder, as for the local run.

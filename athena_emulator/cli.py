@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.emulate_athena import (
+from athena_emulator.emulate import (
     KINDS,
     STATE_FOLDER,
     EmulationReport,
@@ -104,7 +104,7 @@ def build(
     ] = None,
 ) -> None:
     """`dbt seed` and a whole `dbt build --target aws` (every test) against the emulator."""
-    from flows.emulate_athena import emulate_build  # noqa: PLC0415
+    from athena_emulator.emulate import emulate_build  # noqa: PLC0415
 
     progress, update = _progress()
     with progress:
@@ -121,7 +121,7 @@ def build(
 @emulate_app.command()
 def transform(lake_root: LakeRootOption = None, project_dir: ProjectDirOption = None) -> None:
     """What the scheduled transform flow runs on the aws target, against the emulator."""
-    from flows.emulate_athena import emulate_transform  # noqa: PLC0415
+    from athena_emulator.emulate import emulate_transform  # noqa: PLC0415
 
     progress, update = _progress()
     with progress:

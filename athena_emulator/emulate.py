@@ -1,7 +1,7 @@
 """The aws target, built offline: dbt-athena against the Athena emulator, on a local lake's Bronze.
 
 `streamlake emulate-athena build|transform --lake-root DIR` starts the emulator
-(flows/athena_emulator/: moto's server on 127.0.0.1 with Athena's front end,
+(athena_emulator/: moto's server on 127.0.0.1 with Athena's front end,
 executing every statement on DuckDB) in this process, sets up what the CDK
 app sets up on AWS (the workgroup, the bucket, the Glue databases and the
 Bronze tables with partition projection), puts DIR's Bronze and quarantine
@@ -61,7 +61,7 @@ from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
 if TYPE_CHECKING:
-    from flows.athena_emulator.server import AthenaEmulator, Statement
+    from athena_emulator.server import AthenaEmulator, Statement
 
 STATE_FOLDER = "_athena_emulated"
 BUCKET = "streamlake-emulated"
@@ -192,7 +192,7 @@ def _no_progress(what: str, done: int, total: int, statements: int) -> None:
 
 def _emulator_class() -> type[AthenaEmulator]:
     try:
-        from flows.athena_emulator.server import AthenaEmulator  # noqa: PLC0415
+        from athena_emulator.server import AthenaEmulator  # noqa: PLC0415
     except ModuleNotFoundError as error:
         raise EmulatorUnavailable(
             f"the Athena emulator needs the package {error.name!r} of the 'emulator' "
@@ -585,7 +585,7 @@ class EmulatedAthena:
 
 
 def _table_input(raw: dict[str, Any]) -> dict[str, Any]:
-    from flows.athena_emulator.catalog import table_input  # noqa: PLC0415
+    from athena_emulator.catalog import table_input  # noqa: PLC0415
 
     return table_input(raw)
 

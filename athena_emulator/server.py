@@ -18,7 +18,7 @@ Every statement is appended to a log file (the CI artifact), one block each:
     <the statement as dbt sent it>
     ;
 
-Run `python -m flows.athena_emulator` to serve it by hand.
+Run `python -m athena_emulator` to serve it by hand.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from flows.athena_emulator.catalog import GlueCatalog
-from flows.athena_emulator.engine import Frontend, Outcome
-from flows.athena_emulator.executor import Engine
+from athena_emulator.catalog import GlueCatalog
+from athena_emulator.engine import Frontend, Outcome
+from athena_emulator.executor import Engine
 
 ACCESS_KEY = "emulator"  # moto accepts any; nothing here is a credential
 REGION = "us-east-1"
