@@ -24,6 +24,8 @@ COPY ingestion ./ingestion
 COPY flows ./flows
 COPY dbt_project ./dbt_project
 COPY grafana ./grafana
+# The command line mounts `emulate-athena`; its dependencies (a dev group) are not installed.
+COPY athena_emulator ./athena_emulator
 # The project itself, editable: flows find the dbt project beside their package.
 RUN uv sync --frozen --no-default-groups
 

@@ -1,3 +1,3 @@
 """The Prefect flows, their deployments, the `streamlake` command line, and what only they use:
-warehouse/, demo_app/, athena_emulator/. May import ingestion and grafana (its dashboards command).
+warehouse/, demo_app/. May import ingestion, grafana and athena_emulator (their commands).
 """

@@ -25,9 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from athena_emulator import AthenaEmulator
 from athena_emulator.landing import land
-from athena_emulator.server import Statement
+from athena_emulator.server import AthenaEmulator, Statement
 from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import dbt_environment

@@ -18,9 +18,8 @@ import pytest
 from moto import mock_aws
 from trino_query_parser import TrinoSyntaxError, parse_statement
 
-from athena_emulator import Frontend
 from athena_emulator.catalog import GlueCatalog
-from athena_emulator.engine import Outcome, check_trino_grammar
+from athena_emulator.engine import Frontend, Outcome, check_trino_grammar
 from athena_emulator.executor import Engine
 
 

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from athena_emulator import AthenaEmulator
 from athena_emulator.landing import land
+from athena_emulator.server import AthenaEmulator
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.workload import WorkloadConfig, generate

@@ -21,8 +21,8 @@ import yaml
 from moto import mock_aws
 from sqlglot import exp
 
-from athena_emulator import Frontend
 from athena_emulator.catalog import GlueCatalog
+from athena_emulator.engine import Frontend
 from athena_emulator.types import glue_type_from_trino
 from flows.alerts import load_rules
 from flows.warehouse.lakehouse import PROJECT_DIR

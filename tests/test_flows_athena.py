@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 import pytest
 
-from athena_emulator import Frontend
+from athena_emulator.engine import Frontend
 from flows.alerts import insert_statement, load_rules, rule_query, rules_query
 from flows.export import ExportRequest, export_query
 from flows.warehouse.gold_queries import AthenaWarehouse, athena_literal

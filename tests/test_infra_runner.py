@@ -312,6 +312,7 @@ def test_the_build_context_holds_only_what_the_image_needs(runners):
         ".dockerignore",
         "Dockerfile",
         "README.md",  # the project's metadata names it
+        "athena_emulator",  # the command line mounts its commands
         "dbt_project",
         "dbt_project.yml",
         "flows",

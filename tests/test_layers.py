@@ -22,14 +22,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "ingestion": {"ingestion"},
     "flows.warehouse": {"flows.warehouse", "ingestion"},
     "flows.demo_app": {"flows.demo_app", "ingestion"},
-    "athena_emulator": {
-        "athena_emulator",
-        "flows.warehouse",
-        "flows.demo_app",
-        "ingestion",
-    },
+    # A development tool beside the flows: it builds the aws target the way the
+    # transform flow selects it, and the command line mounts its commands.
+    "athena_emulator": {"athena_emulator", "flows", "ingestion"},
     "grafana": {"grafana", "flows.warehouse", "flows.alerts", "ingestion"},
-    "flows": {"flows", "grafana", "ingestion"},
+    "flows": {"flows", "grafana", "ingestion", "athena_emulator"},
     "infra": {"infra", "flows.log_marks", "ingestion"},
 }
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from athena_emulator import AthenaEmulator
 from athena_emulator.landing import land
+from athena_emulator.server import AthenaEmulator
 from flows.alerts import evaluate, load_rules, rules_path
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
