@@ -56,7 +56,8 @@ from typing import TYPE_CHECKING, Any
 from flows.bronze_changes import BuildRecord, BuildSelection, plan
 from flows.bronze_check import BronzeCheck, bronze_files, check_bronze
 from flows.warehouse.lakehouse import PROJECT_DIR, TestScope, dbt_environment
-from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
+from ingestion.application import current_application
+from ingestion.bronze_catalog import BronzeTable, bronze_tables, glue_table_input
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
@@ -345,7 +346,7 @@ class EmulatedAthena:
                 glue.create_database(DatabaseInput={"Name": database})
         # The Bronze tables as the CDK app defines them (ingestion/bronze_catalog.py),
         # redefined at every call so that a changed definition reaches the emulator.
-        for table in BRONZE_TABLES:
+        for table in self._bronze_tables:
             glue.create_table(
                 DatabaseName=settings.bronze_database,
                 TableInput=glue_table_input(table, LAKE_URI),
@@ -358,6 +359,11 @@ class EmulatedAthena:
     def _settings(self) -> Settings:
         assert self.settings is not None
         return self.settings
+
+    @property
+    def _bronze_tables(self) -> tuple[BronzeTable, ...]:
+        """The application file's Bronze tables (Settings.app_config), as the CDK app defines them."""
+        return bronze_tables(current_application(self._settings.app_config))
 
     @property
     def store(self) -> LakeStore:
@@ -530,7 +536,7 @@ class EmulatedAthena:
                     for table in tables_page["TableList"]
                     # The Bronze tables are defined afresh at every call.
                     if name != self._settings.bronze_database
-                    or table["Name"] not in {t.name for t in BRONZE_TABLES}
+                    or table["Name"] not in {t.name for t in self._bronze_tables}
                 ]
                 databases.append({"input": _database_input(database), "tables": tables})
         _write_json(self.state / "glue.json", {"databases": databases})

@@ -28,7 +28,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ingestion.bronze_catalog import BRONZE_TABLES
+from ingestion.application import ApplicationError, current_application
+from ingestion.schemas import DYNAMODB_CHANGES, EVENTS
+from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
 STATE_PATH = "_state/bronze_checked.json"
@@ -37,7 +39,20 @@ UNREADABLE_FOLDER = "_unreadable"
 # table read every .parquet under quarantine/ as quarantined records.
 UNREADABLE_SUFFIX = ".unreadable"
 REASON_SUFFIX = ".reason.json"
-SCHEMAS: dict[str, pa.Schema] = {t.name: t.schema for t in BRONZE_TABLES if t.name != "quarantine"}
+
+
+def expected_schema(source: str, schema: pa.Schema) -> pa.Schema:
+    """What a Bronze file of a source must hold: its kind's schema by the application file;
+    for a source the file does not name (the handlers land any table or stream), by shape."""
+    try:
+        app = current_application(Settings().app_config)
+    except ApplicationError:
+        app = None
+    if app is not None and app.table(source) is not None:
+        return DYNAMODB_CHANGES
+    if app is not None and app.stream(source) is not None:
+        return EVENTS
+    return DYNAMODB_CHANGES if "table_name" in schema.names else EVENTS
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ def problem(store: LakeStore, path: str) -> str | None:
         with store.filesystem.open_input_file(store.full_path(path)) as handle:
             reader = pq.ParquetFile(handle)
             schema = reader.schema_arrow
-            mismatch = schema_problem(schema, SCHEMAS.get(source))
+            mismatch = schema_problem(schema, expected_schema(source, schema))
             if mismatch:
                 return mismatch
             # Every page decoded: a footer can be intact over a damaged page.

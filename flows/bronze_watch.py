@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from ingestion.bronze_catalog import BRONZE_TABLES
 from ingestion.landing import partition_path
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -30,11 +29,11 @@ logger = logging.getLogger(__name__)
 
 
 def recent_bronze(store: LakeStore, today: date) -> frozenset[str]:
-    """The Bronze files of today's and yesterday's partitions, every source."""
+    """The Bronze files of today's and yesterday's partitions, every source that has landed."""
     files: set[str] = set()
-    for table in BRONZE_TABLES:
+    for source in store.list_folders("bronze"):
         for day in (today - timedelta(days=1), today):
-            folder = partition_path("bronze", table.name, day.isoformat(), "")
+            folder = partition_path("bronze", source, day.isoformat(), "")
             files.update(store.list_files(folder, ".parquet"))
     return frozenset(files)
 

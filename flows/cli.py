@@ -38,6 +38,7 @@ from flows.prefect_server import (
     stop_server,
     ui_url,
 )
+from flows.sources_cli import sources_app
 from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
 from flows.warehouse.writer_lock import WriterBusy
 from grafana.builder.cli import dashboards_app
@@ -59,6 +60,7 @@ app = typer.Typer(
 )
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(emulate_app, name="emulate-athena")
+app.add_typer(sources_app, name="sources")
 console = Console(emoji=False)
 # soft_wrap: an error stays one line however narrow the terminal and long the path.
 errors = Console(stderr=True, soft_wrap=True, emoji=False)

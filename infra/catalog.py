@@ -10,8 +10,9 @@ from aws_cdk import aws_glue as glue
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.sources import construct_name
 from infra.storage import LakeStorage
-from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
+from ingestion.bronze_catalog import bronze_tables, glue_table_input
 
 LAYERS = ("bronze", "silver", "gold")
 GIB = 1024**3
@@ -80,10 +81,10 @@ class Catalog(Construct):
             )
 
         self.bronze_tables: dict[str, glue.CfnTable] = {}
-        for table in BRONZE_TABLES:
+        for table in bronze_tables(config.application):
             cfn_table = glue.CfnTable(
                 self,
-                f"Bronze{table.name.capitalize()}",
+                f"Bronze{construct_name(table.name)}",
                 catalog_id=account,
                 database_name=self.database_names["bronze"],
                 table_input=cfn_table_input(glue_table_input(table, storage.lake_uri)),

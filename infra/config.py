@@ -11,27 +11,22 @@ import ipaddress
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any, Literal, get_origin
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ingestion.event_contract import (
-    DEFAULT_CONTRACT,
-    contract_file,
-    is_shipped,
-    is_ssm,
-    load_contract,
+from ingestion.application import (
+    Application,
+    ApplicationError,
+    KinesisStream,
+    application_path,
+    contract_reference,
+    current_application,
 )
+from ingestion.event_contract import ContractError, is_shipped, is_ssm, load_contract
 from ingestion.settings import Settings
-
-# The Bronze sources the stack feeds, and the partition key of each demo table.
-KINESIS_SOURCE = "events"
-DYNAMODB_SOURCES: dict[str, str] = {
-    "customers": "customer_id",
-    "products": "product_id",
-    "orders": "order_id",
-}
 
 SSM_PARAMETER_LIMIT_BYTES = 8192  # the advanced tier's limit
 _KINESIS_ARN = re.compile(r"^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream/([A-Za-z0-9_.-]+)$")
@@ -84,8 +79,12 @@ class InfraConfig(BaseModel):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
 
-    # Existing sources, used instead of creating the demo application's ones.
-    kinesis_stream_arn: str | None = None
+    # The application file (ingestion/application.py): which tables and streams the
+    # stack feeds from, and how they are modeled. Relative to the repository's root.
+    app_config: str = "streamlake.yml"
+    # Existing sources by Bronze source, for this environment, over the file's stream_arn:
+    # the stack reads these instead of creating a table or stream.
+    kinesis_stream_arns: dict[str, str] = Field(default_factory=dict)
     dynamodb_stream_arns: dict[str, str] = Field(default_factory=dict)
     # Customer-managed keys of existing sources, which the handlers need to decrypt.
     source_key_arns: tuple[str, ...] = ()
@@ -94,18 +93,12 @@ class InfraConfig(BaseModel):
     kinesis_batch_size: int = Field(default=10_000, ge=1, le=10_000)
     kinesis_batching_window_seconds: int = Field(default=10, ge=0, le=300)
     kinesis_max_record_age_hours: int = Field(default=24, ge=1, le=168)
-    kinesis_retention_hours: int = Field(default=168, ge=24, le=8760)
     dynamodb_batch_size: int = Field(default=1_000, ge=1, le=10_000)
     dynamodb_batching_window_seconds: int = Field(default=5, ge=0, le=300)
     # DynamoDB Streams keep records 24 hours; the rest of the day is for replaying
     # a batch named in the dead-letter queue.
     dynamodb_max_record_age_hours: int = Field(default=6, ge=1, le=24)
     retry_attempts: int = Field(default=10, ge=0, le=10_000)
-
-    # The Kinesis payload contract: a contract shipped in ingestion/contracts/ by
-    # name (it travels in the handler's code), or a YAML file, which the stack
-    # publishes as an SSM parameter that the Kinesis handler reads.
-    event_contract: str = DEFAULT_CONTRACT
 
     # Handlers
     handler_memory_mb: int = Field(default=1024, ge=256, le=10_240)
@@ -164,43 +157,44 @@ class InfraConfig(BaseModel):
             raise ValueError(f"CloudWatch Logs keeps logs {sorted(LOG_RETENTION_DAYS)} days")
         return value
 
-    @field_validator("kinesis_stream_arn")
+    @field_validator("app_config")
     @classmethod
-    def _kinesis_arn(cls, value: str | None) -> str | None:
-        if value is not None and not _KINESIS_ARN.match(value):
-            raise ValueError(f"not a Kinesis stream ARN: {value}")
+    def _readable_application(cls, value: str) -> str:
+        # Checked at synthesis, each problem on a line naming the file and field.
+        try:
+            app = current_application(value)
+        except ApplicationError as error:
+            raise ValueError(str(error)) from None
+        for stream in app.kinesis_streams:
+            _usable_contract(value, stream)
         return value
 
-    @field_validator("dynamodb_stream_arns")
-    @classmethod
-    def _dynamodb_arns(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = set(value) - set(DYNAMODB_SOURCES)
-        if unknown:
-            raise ValueError(f"no such DynamoDB source: {sorted(unknown)}")
-        for source, arn in value.items():
-            if not _DYNAMODB_STREAM_ARN.match(arn):
-                raise ValueError(f"{source}: not a DynamoDB stream ARN: {arn}")
-        return value
-
-    @field_validator("event_contract")
-    @classmethod
-    def _usable_contract(cls, value: str) -> str:
-        # Checked at synthesis: a broken contract never reaches the handler.
-        value = value.strip()
-        if is_ssm(value):
-            raise ValueError(
-                "give a shipped contract's name or a YAML file; the stack publishes the "
-                "file to SSM itself"
+    @model_validator(mode="after")
+    def _known_sources(self) -> InfraConfig:
+        app = self.application
+        for field, arns, pattern, kind in (
+            ("kinesis_stream_arns", self.kinesis_stream_arns, _KINESIS_ARN, "Kinesis stream"),
+            (
+                "dynamodb_stream_arns",
+                self.dynamodb_stream_arns,
+                _DYNAMODB_STREAM_ARN,
+                "DynamoDB stream",
+            ),
+        ):
+            known = (
+                [s.source for s in app.kinesis_streams]
+                if field.startswith("kinesis")
+                else [t.source for t in app.dynamodb_tables]
             )
-        load_contract(value)
-        if not is_shipped(value):
-            size = contract_file(value).stat().st_size
-            if size > SSM_PARAMETER_LIMIT_BYTES:
+            unknown = sorted(set(arns) - set(known))
+            if unknown:
                 raise ValueError(
-                    f"{value} is {size} bytes, more than an SSM parameter holds (8 KB): "
-                    "put it in ingestion/contracts/ and give its name"
+                    f"{field}: no such source in {self.app_config}: {unknown}; sources: {known}"
                 )
-        return value
+            for source, arn in arns.items():
+                if not pattern.match(arn):
+                    raise ValueError(f"{field}.{source}: not a {kind} ARN: {arn}")
+        return self
 
     @field_validator("prefect_api_key_secret_arn")
     @classmethod
@@ -244,8 +238,12 @@ class InfraConfig(BaseModel):
 
     @model_validator(mode="after")
     def _retention_outlives_record_age(self) -> InfraConfig:
-        if self.kinesis_retention_hours <= self.kinesis_max_record_age_hours:
-            raise ValueError("the stream must keep records longer than the handler retries them")
+        for stream in self.application.kinesis_streams:
+            if stream.retention_hours <= self.kinesis_max_record_age_hours:
+                raise ValueError(
+                    f"{self.app_config}: kinesis_streams {stream.source}: the stream must keep "
+                    "records longer than the handler retries them (kinesis_max_record_age_hours)"
+                )
         return self
 
     @model_validator(mode="after")
@@ -324,33 +322,68 @@ class InfraConfig(BaseModel):
         return not self.runner_vpc_id and self.runner_nat_gateways == 0
 
     @property
-    def kinesis_stream_name(self) -> str:
-        if self.kinesis_stream_arn:
-            match = _KINESIS_ARN.match(self.kinesis_stream_arn)
+    def application(self) -> Application:
+        return current_application(self.app_config)
+
+    def kinesis_stream_arn(self, source: str) -> str | None:
+        """An existing stream's ARN (context first, then the file); None: the stack creates it."""
+        stream = self.application.stream(source)
+        return self.kinesis_stream_arns.get(source) or (stream.stream_arn if stream else None)
+
+    def kinesis_stream_name(self, source: str) -> str:
+        arn = self.kinesis_stream_arn(source)
+        if arn:
+            match = _KINESIS_ARN.match(arn)
             assert match  # validated above
             return match.group(1)
-        return f"{self.name_prefix}-{KINESIS_SOURCE}"
+        stream = self.application.stream(source)
+        return (stream.stream_name if stream else None) or f"{self.name_prefix}-{source}"
+
+    def dynamodb_stream_arn(self, source: str) -> str | None:
+        """An existing table's stream ARN (context, then the file); None: the stack creates it."""
+        table = self.application.table(source)
+        return self.dynamodb_stream_arns.get(source) or (table.stream_arn if table else None)
 
     def dynamodb_table_name(self, source: str) -> str:
-        arn = self.dynamodb_stream_arns.get(source)
+        arn = self.dynamodb_stream_arn(source)
         if arn:
             match = _DYNAMODB_STREAM_ARN.match(arn)
             assert match  # validated above
             return match.group(1)
-        return f"{self.name_prefix}-{source}"
-
-    @property
-    def shipped_contract(self) -> bool:
-        """True when the contract is one of ingestion/contracts/, named by its name."""
-        return is_shipped(self.event_contract)
-
-    @property
-    def event_contract_text(self) -> str:
-        return contract_file(self.event_contract).read_text(encoding="utf-8")
+        table = self.application.table(source)
+        return (table.table_name if table else None) or f"{self.name_prefix}-{source}"
 
     @property
     def source_aliases(self) -> dict[str, str]:
         """Stream and table names -> Bronze sources, for the handlers' settings."""
-        aliases = {self.kinesis_stream_name: KINESIS_SOURCE}
-        aliases.update({self.dynamodb_table_name(s): s for s in DYNAMODB_SOURCES})
+        app = self.application
+        aliases = {self.kinesis_stream_name(s.source): s.source for s in app.kinesis_streams}
+        aliases.update({self.dynamodb_table_name(t.source): t.source for t in app.dynamodb_tables})
         return aliases
+
+    def event_contract(self, stream: KinesisStream) -> str:
+        """A stream's contract: a shipped name, or its file's absolute path."""
+        return contract_reference(stream, application_path(self.app_config))
+
+
+def _usable_contract(app_config: str, stream: KinesisStream) -> None:
+    """A stream's contract loads, and a file fits an SSM parameter (the stack publishes it)."""
+    where = f"{app_config}: kinesis_streams {stream.source}: contract"
+    if is_ssm(stream.contract):
+        raise ValueError(
+            f"{where}: give a shipped contract's name or a YAML file; the stack publishes "
+            "the file to SSM itself"
+        )
+    reference = contract_reference(stream, application_path(app_config))
+    try:
+        load_contract(reference)
+    except ContractError as error:
+        raise ValueError(f"{where}: {error}") from None
+    if is_shipped(reference):
+        return
+    size = Path(reference).stat().st_size
+    if size > SSM_PARAMETER_LIMIT_BYTES:
+        raise ValueError(
+            f"{where}: {reference} is {size} bytes, more than an SSM parameter holds (8 KB): "
+            "put it in ingestion/contracts/ and give its name"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -15,12 +16,12 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.checkov import skip
-from infra.config import DYNAMODB_SOURCES, KINESIS_SOURCE, LOG_RETENTION_DAYS, InfraConfig
+from infra.config import LOG_RETENTION_DAYS, InfraConfig
 from infra.lambda_assets import ARCHITECTURE, RUNTIME, dependencies_layer, handler_code
 from infra.nag import acknowledge, allow
-from infra.sources import Sources
+from infra.sources import Sources, construct_name
 from infra.storage import BRONZE, QUARANTINE, LakeStorage
-from ingestion.event_contract import SSM_PREFIX
+from ingestion.event_contract import SSM_PREFIX, is_shipped
 
 KINESIS_READ_ACTIONS = [
     "kinesis:DescribeStream",
@@ -40,8 +41,8 @@ METRICS_NAMESPACE = "Streamlake"
 # HEAD of a missing key answers 404 only with s3:ListBucket, else 403; the
 # handlers look for yesterday's file of a retried batch.
 LANDING_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
-# A contract given as a file is published under the environment's SSM path.
-EVENT_CONTRACT_PARAMETER = "event_contract"
+# A contract given as a file is published under the environment's SSM path, per stream.
+EVENT_CONTRACT_PARAMETER = "event_contracts"
 STANDARD_PARAMETER_BYTES = 4096  # larger values need the advanced tier (up to 8 KB)
 # checkov's Lambda checks that do not fit a function fed by event source mappings.
 STREAM_HANDLER_SKIPS = {
@@ -106,89 +107,114 @@ class Ingestion(Construct):
         self._layer = dependencies_layer(self, "Dependencies")
         self._code = handler_code()
 
-        self.event_contract: ssm.StringParameter | None = None
-        if config.shipped_contract:
-            # Shipped contracts travel in the code asset, under ingestion/contracts/.
-            contract_reference = config.event_contract
-        else:
-            text = config.event_contract_text
-            self.event_contract = ssm.StringParameter(
+        # Each stream's contract: a shipped one travels in the code asset (under
+        # ingestion/contracts/), a file is published as an SSM parameter of its own.
+        app = config.application
+        self.event_contracts: dict[str, ssm.StringParameter] = {}
+        contracts: dict[str, str] = {}
+        for stream in app.kinesis_streams:
+            reference = config.event_contract(stream)
+            if is_shipped(reference):
+                contracts[stream.source] = reference
+                continue
+            text = Path(reference).read_text(encoding="utf-8")
+            parameter = ssm.StringParameter(
                 self,
-                "EventContract",
-                parameter_name=f"{config.ssm_prefix}/{EVENT_CONTRACT_PARAMETER}",
+                f"{construct_name(stream.source)}EventContract",
+                parameter_name=f"{config.ssm_prefix}/{EVENT_CONTRACT_PARAMETER}/{stream.source}",
                 string_value=text,
-                description="The Kinesis payload contract (YAML) the Kinesis handler decodes by.",
+                description=f"The payload contract (YAML) of the {stream.source} stream.",
                 tier=(
                     ssm.ParameterTier.STANDARD
                     if len(text.encode()) <= STANDARD_PARAMETER_BYTES
                     else ssm.ParameterTier.ADVANCED
                 ),
             )
-            contract_reference = f"{SSM_PREFIX}{self.event_contract.parameter_name}"
-        self.kinesis = self._handler(
-            "Kinesis",
-            "ingestion.kinesis.handler",
-            "Kinesis events to Bronze.",
-            [KINESIS_SOURCE],
-            {"STREAMLAKE_EVENT_CONTRACT": contract_reference},
-        )
-        allow(self.kinesis.role, KINESIS_READ_ACTIONS, [sources.kinesis_stream_arn])
-        if self.event_contract is not None:
-            allow(self.kinesis.role, ["ssm:GetParameter"], [self.event_contract.parameter_arn])
-        self._may_decrypt_sources(self.kinesis.role, sources)
-        lambda_.EventSourceMapping(
-            self,
-            "KinesisMapping",
-            target=self.kinesis.function,
-            event_source_arn=sources.kinesis_stream_arn,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=config.kinesis_batch_size,
-            max_batching_window=cdk.Duration.seconds(config.kinesis_batching_window_seconds),
-            bisect_batch_on_error=True,
-            report_batch_item_failures=True,
-            retry_attempts=config.retry_attempts,
-            max_record_age=cdk.Duration.hours(config.kinesis_max_record_age_hours),
-            parallelization_factor=1,
-            on_failure=event_sources.SqsDlq(self.dead_letters),
-        )
+            self.event_contracts[stream.source] = parameter
+            contracts[stream.source] = f"{SSM_PREFIX}{parameter.parameter_name}"
 
-        self.dynamodb = self._handler(
-            "DynamoDb",
-            "ingestion.dynamodb_streams.handler",
-            "DynamoDB Streams changes to Bronze.",
-            list(DYNAMODB_SOURCES),
-        )
-        stream_arns = [source.stream_arn for source in sources.dynamodb.values()]
-        allow(self.dynamodb.role, DYNAMODB_STREAM_READ_ACTIONS, stream_arns)
-        # Lambda lists a table's streams to find the one it reads.
-        allow(
-            self.dynamodb.role,
-            ["dynamodb:ListStreams"],
-            ["*"],
-            wildcard_reason="dynamodb:ListStreams supports no resource-level permission; it "
-            "returns stream names, never data.",
-        )
-        self._may_decrypt_sources(self.dynamodb.role, sources)
-        for source, table in sources.dynamodb.items():
-            lambda_.EventSourceMapping(
-                self,
-                f"{source.capitalize()}Mapping",
-                target=self.dynamodb.function,
-                event_source_arn=table.stream_arn,
-                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=config.dynamodb_batch_size,
-                max_batching_window=cdk.Duration.seconds(config.dynamodb_batching_window_seconds),
-                bisect_batch_on_error=True,
-                report_batch_item_failures=True,
-                retry_attempts=config.retry_attempts,
-                max_record_age=cdk.Duration.hours(config.dynamodb_max_record_age_hours),
-                parallelization_factor=1,
-                on_failure=event_sources.SqsDlq(self.dead_letters),
+        self.kinesis: Handler | None = None
+        if sources.kinesis:
+            self.kinesis = self._handler(
+                "Kinesis",
+                "ingestion.kinesis.handler",
+                "Kinesis events to Bronze.",
+                list(sources.kinesis),
+                {"STREAMLAKE_EVENT_CONTRACTS": json.dumps(contracts, sort_keys=True)},
             )
+            allow(
+                self.kinesis.role,
+                KINESIS_READ_ACTIONS,
+                [stream.stream_arn for stream in sources.kinesis.values()],
+            )
+            if self.event_contracts:
+                allow(
+                    self.kinesis.role,
+                    ["ssm:GetParameter"],
+                    [parameter.parameter_arn for parameter in self.event_contracts.values()],
+                )
+            self._may_decrypt_sources(self.kinesis.role, sources)
+            for source, stream in sources.kinesis.items():
+                lambda_.EventSourceMapping(
+                    self,
+                    f"{construct_name(source)}Mapping",
+                    target=self.kinesis.function,
+                    event_source_arn=stream.stream_arn,
+                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                    batch_size=config.kinesis_batch_size,
+                    max_batching_window=cdk.Duration.seconds(
+                        config.kinesis_batching_window_seconds
+                    ),
+                    bisect_batch_on_error=True,
+                    report_batch_item_failures=True,
+                    retry_attempts=config.retry_attempts,
+                    max_record_age=cdk.Duration.hours(config.kinesis_max_record_age_hours),
+                    parallelization_factor=1,
+                    on_failure=event_sources.SqsDlq(self.dead_letters),
+                )
+
+        self.dynamodb: Handler | None = None
+        if sources.dynamodb:
+            self.dynamodb = self._handler(
+                "DynamoDb",
+                "ingestion.dynamodb_streams.handler",
+                "DynamoDB Streams changes to Bronze.",
+                list(sources.dynamodb),
+            )
+            stream_arns = [source.stream_arn for source in sources.dynamodb.values()]
+            allow(self.dynamodb.role, DYNAMODB_STREAM_READ_ACTIONS, stream_arns)
+            # Lambda lists a table's streams to find the one it reads.
+            allow(
+                self.dynamodb.role,
+                ["dynamodb:ListStreams"],
+                ["*"],
+                wildcard_reason="dynamodb:ListStreams supports no resource-level permission; "
+                "it returns stream names, never data.",
+            )
+            self._may_decrypt_sources(self.dynamodb.role, sources)
+            for source, table in sources.dynamodb.items():
+                lambda_.EventSourceMapping(
+                    self,
+                    f"{construct_name(source)}Mapping",
+                    target=self.dynamodb.function,
+                    event_source_arn=table.stream_arn,
+                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                    batch_size=config.dynamodb_batch_size,
+                    max_batching_window=cdk.Duration.seconds(
+                        config.dynamodb_batching_window_seconds
+                    ),
+                    bisect_batch_on_error=True,
+                    report_batch_item_failures=True,
+                    retry_attempts=config.retry_attempts,
+                    max_record_age=cdk.Duration.hours(config.dynamodb_max_record_age_hours),
+                    parallelization_factor=1,
+                    on_failure=event_sources.SqsDlq(self.dead_letters),
+                )
 
     @property
-    def handlers(self) -> tuple[Handler, Handler]:
-        return (self.kinesis, self.dynamodb)
+    def handlers(self) -> tuple[Handler, ...]:
+        """The handlers the application needs: one per kind of source it has."""
+        return tuple(h for h in (self.kinesis, self.dynamodb) if h is not None)
 
     def _handler(
         self,

@@ -76,6 +76,8 @@ class Operations(Construct):
 
         self.alarms: list[cloudwatch.Alarm] = []
         for name, handler in (("Kinesis", ingestion.kinesis), ("DynamoDb", ingestion.dynamodb)):
+            if handler is None:  # an application without sources of that kind
+                continue
             function = handler.function
             self._alarm(
                 f"{name}Errors",

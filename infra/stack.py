@@ -1,8 +1,8 @@
 """One stack per environment, split into constructs that match the issue's sections.
 
     Storage     lake bucket, Athena results bucket, access logs, lake key
-    Sources     Kinesis stream and DynamoDB tables of the demo app, or existing ones
-    Ingestion   the two handlers, their layer, roles, event source mappings, DLQ
+    Sources     the application file's Kinesis streams and DynamoDB tables, created or existing
+    Ingestion   a handler per kind of source, their layer, roles, event source mappings, DLQ
     Catalog     Glue databases, Bronze tables, Athena workgroup
     Access      roles for the dbt/Prefect runner and for Grafana
     Operations  alarms to SNS, SSM parameters for the project's settings
@@ -61,7 +61,6 @@ class StreamlakeStack(cdk.Stack):
                 "bronze_database": self.catalog.database_names["bronze"],
                 "silver_database": self.catalog.database_names["silver"],
                 "gold_database": self.catalog.database_names["gold"],
-                "kinesis_stream_name": self.sources.kinesis_stream_name,
                 "source_aliases": json.dumps(config.source_aliases, sort_keys=True),
             },
         )

@@ -1,6 +1,7 @@
 """The Glue tables over Bronze, generated from the schemas the handlers write.
 
-One definition (ingestion/schemas.py) feeds the handlers' Parquet, the Glue
+Which tables there are follows from the application file (ingestion/application.py);
+one definition of their columns (ingestion/schemas.py) feeds the handlers' Parquet, the Glue
 tables the CDK app creates (infra/), and the column lists of the dbt sources
 from which the aws target's `create_bronze_tables` operation builds the same
 tables. Tests compare each of them with this module.
@@ -8,10 +9,11 @@ tables. Tests compare each of them with this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
+from ingestion.application import Application
 from ingestion.schemas import DYNAMODB_CHANGES, EVENTS, QUARANTINE
 
 # Where partition projection starts: no Bronze is older than the project.
@@ -28,31 +30,48 @@ class BronzeTable:
     description: str
     # Partition columns and the path segment each one is, in path order.
     partitions: tuple[tuple[str, str], ...] = (("dt", "dt=${dt}"),)
+    # Quarantine's folders, one per Bronze source (its partition projection's values).
+    source_folders: tuple[str, ...] = ()
 
     @property
     def partition_keys(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.partitions)
 
 
-BRONZE_TABLES: tuple[BronzeTable, ...] = (
-    BronzeTable("events", EVENTS, "bronze/events", "Product-analytics events from Kinesis."),
-    BronzeTable(
-        "customers", DYNAMODB_CHANGES, "bronze/customers", "DynamoDB Streams changes of customers."
-    ),
-    BronzeTable(
-        "products", DYNAMODB_CHANGES, "bronze/products", "DynamoDB Streams changes of products."
-    ),
-    BronzeTable("orders", DYNAMODB_CHANGES, "bronze/orders", "DynamoDB Streams changes of orders."),
-    BronzeTable(
-        "quarantine",
-        QUARANTINE,
-        "quarantine",
-        "Records that could not land, with their original bytes and the reason.",
-        # quarantine/<source>/dt=<day>/: the folder is not Hive-style, and the
-        # files carry a `source` column already, so the key takes another name.
-        partitions=(("source_folder", "${source_folder}"), ("dt", "dt=${dt}")),
-    ),
+_QUARANTINE = BronzeTable(
+    "quarantine",
+    QUARANTINE,
+    "quarantine",
+    "Records that could not land, with their original bytes and the reason.",
+    # quarantine/<source>/dt=<day>/: the folder is not Hive-style, and the
+    # files carry a `source` column already, so the key takes another name.
+    partitions=(("source_folder", "${source_folder}"), ("dt", "dt=${dt}")),
 )
+
+
+def bronze_tables(app: Application) -> tuple[BronzeTable, ...]:
+    """The application's Bronze tables (its tables', then its streams'), and quarantine."""
+    tables = [
+        BronzeTable(
+            table.source,
+            DYNAMODB_CHANGES,
+            f"bronze/{table.source}",
+            f"DynamoDB Streams changes of {table.table_name or table.source}."
+            + (f" {table.description}" if table.description else ""),
+        )
+        for table in app.dynamodb_tables
+    ]
+    tables += [
+        BronzeTable(
+            stream.source,
+            EVENTS,
+            f"bronze/{stream.source}",
+            f"Events from the Kinesis stream {stream.stream_name or stream.source}."
+            + (f" {stream.description}" if stream.description else ""),
+        )
+        for stream in app.kinesis_streams
+    ]
+    return (*tables, replace(_QUARANTINE, source_folders=tuple(app.sources)))
 
 
 def glue_type(arrow_type: pa.DataType) -> str:
@@ -93,7 +112,7 @@ def partition_projection(table: BronzeTable, location: str) -> dict[str, str]:
 
     `location` is the table's s3:// prefix without a trailing slash. `dt` projects
     as a date from PROJECTION_START to now; the quarantine's source folder as
-    the known Bronze sources.
+    the application's Bronze sources (the table's source_folders).
     """
     parameters = {
         "projection.enabled": "true",
@@ -104,9 +123,8 @@ def partition_projection(table: BronzeTable, location: str) -> dict[str, str]:
         "projection.dt.interval.unit": "DAYS",
     }
     if "source_folder" in table.partition_keys:
-        sources = [t.name for t in BRONZE_TABLES if t.name != "quarantine"]
         parameters["projection.source_folder.type"] = "enum"
-        parameters["projection.source_folder.values"] = ",".join(sources)
+        parameters["projection.source_folder.values"] = ",".join(table.source_folders)
     template = "/".join(segment for _, segment in table.partitions)
     parameters["storage.location.template"] = f"{location}/{template}/"
     return parameters

@@ -168,7 +168,7 @@ def _decode_group(
         ingestion_time=ingestion_time,
         max_record_bytes=settings.max_record_bytes,
         source=source,
-        contract=settings.contract,
+        contract=settings.contract_for(source),
     )
     return LandingGroup(
         identity=BatchIdentity.of(source, shard, columns.sequence_number),

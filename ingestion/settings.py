@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         default=None, description="Only for S3 stand-ins such as moto; empty means AWS itself."
     )
 
+    # The application: its DynamoDB tables and Kinesis streams (ingestion/application.py).
+    app_config: str = Field(
+        default="streamlake.yml",
+        description="The application file, relative to the project's root or absolute.",
+    )
+
     # Landing
     source_aliases: dict[str, str] = Field(
         default_factory=dict,
@@ -68,6 +74,14 @@ class Settings(BaseSettings):
         description=(
             "The Kinesis payload contract: a shipped one by name (default, camel_case), a "
             "YAML file, or ssm:<parameter> holding the YAML (see ingestion/contracts/)."
+        ),
+    )
+
+    event_contracts: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The contract of each Bronze source of a Kinesis stream whose contract is not "
+            'event_contract, e.g. {"app_events": "camel_case"}; the values take the same forms.'
         ),
     )
 
@@ -90,9 +104,6 @@ class Settings(BaseSettings):
     bronze_database: str = "bronze"
     silver_database: str = "silver"
     gold_database: str = "gold"
-    kinesis_stream_name: str | None = Field(
-        default=None, description="The Kinesis stream of the product-analytics events."
-    )
     ssm_prefix: str | None = Field(
         default=None,
         description=(
@@ -173,12 +184,12 @@ class Settings(BaseSettings):
     def _contract_is_usable(cls, value: str) -> str:
         # Checked when the settings are read, so a bad contract stops the start
         # with its one-line reason; one in SSM is checked when first read.
-        value = value.strip()
-        if is_ssm(value):
-            ssm_parameter(value)
-        else:
-            load_contract(value)
-        return value
+        return _usable_contract(value)
+
+    @field_validator("event_contracts")
+    @classmethod
+    def _contracts_are_usable(cls, value: dict[str, str]) -> dict[str, str]:
+        return {source: _usable_contract(contract) for source, contract in value.items()}
 
     @field_validator("bronze_database", "silver_database", "gold_database")
     @classmethod
@@ -201,8 +212,21 @@ class Settings(BaseSettings):
     def contract(self) -> EventContract:
         return load_contract(self.event_contract, self.aws_region)
 
+    def contract_for(self, source: str) -> EventContract:
+        """The contract of a stream's Bronze source: its own, or event_contract."""
+        return load_contract(self.event_contracts.get(source, self.event_contract), self.aws_region)
+
     def source_for(self, stream_or_table: str) -> str:
         return normalise_source_name(self.source_aliases.get(stream_or_table, stream_or_table))
+
+
+def _usable_contract(value: str) -> str:
+    value = value.strip()
+    if is_ssm(value):
+        ssm_parameter(value)
+    else:
+        load_contract(value)
+    return value
 
 
 @lru_cache(maxsize=1)

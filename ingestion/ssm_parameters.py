@@ -24,7 +24,6 @@ PUBLISHED_SETTINGS: dict[str, str] = {
     "bronze_database": "Glue database of the Bronze tables.",
     "silver_database": "Glue database of the Silver models.",
     "gold_database": "Glue database of the Gold models.",
-    "kinesis_stream_name": "Kinesis stream of the product-analytics events.",
     "source_aliases": "JSON map from the stream and table names to their Bronze sources.",
 }
 

@@ -125,6 +125,15 @@ class LakeStore:
             and not info.base_name.startswith(".")
         )
 
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the folders right under prefix, sorted; [] when prefix does not exist."""
+        selector = pafs.FileSelector(self.full_path(prefix), recursive=False, allow_not_found=True)
+        return sorted(
+            info.base_name
+            for info in self.filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.Directory and not info.base_name.startswith((".", "_"))
+        )
+
     def delete(self, relative: str) -> None:
         """Remove a file; one that is gone already is not an error (retries repeat deletes)."""
         with contextlib.suppress(FileNotFoundError):

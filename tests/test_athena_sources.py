@@ -2,42 +2,34 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import yaml
 
+from flows.source_files import SOURCES_FILE, generate
 from flows.warehouse.lakehouse import dbt_environment
-from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
+from ingestion.application import load_application
+from ingestion.bronze_catalog import bronze_tables, glue_table_input
 from ingestion.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ROOT / "dbt_project" / "models" / "bronze" / "_bronze__sources.yml"
+SOURCES = ROOT / SOURCES_FILE
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "bronze_sources", ROOT / "dbt_project" / "bronze_sources.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_bronze_sources_are_generated_from_the_handlers_schema() -> None:
-    assert SOURCES.read_text() == _generator().render(), (
-        "dbt_project/models/bronze/_bronze__sources.yml is out of date: "
-        "run .venv/bin/python dbt_project/bronze_sources.py"
+def test_bronze_sources_are_generated_from_the_application_and_the_handlers_schema() -> None:
+    (generated,) = [f for f in generate(load_application(), ROOT) if f.path == SOURCES_FILE]
+    assert SOURCES.read_text() == generated.text, (
+        f"{SOURCES_FILE} is out of date: run `streamlake sources apply`"
     )
 
 
 def test_bronze_source_columns_are_the_glue_columns() -> None:
     (source,) = yaml.safe_load(SOURCES.read_text())["sources"]
     tables = {t["name"]: t for t in source["tables"]}
-    assert list(tables) == [t.name for t in BRONZE_TABLES]
-    for table in BRONZE_TABLES:
+    catalog = bronze_tables(load_application())
+    assert list(tables) == [t.name for t in catalog]
+    for table in catalog:
         glue = glue_table_input(table, "{lake_root}")
         columns = [
             {"Name": c["name"], "Type": c["data_type"]}

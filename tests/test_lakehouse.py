@@ -34,6 +34,7 @@ from ingestion.invocation import utc_now
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 from tests.conftest import SEQUENCE_BASE, event_payload, read_area
+from tests.project_models import models
 from tests.test_dbt_worker import dbt_worker_for
 
 pytestmark = pytest.mark.slow
@@ -57,19 +58,10 @@ BOOKKEEPING = {
     "previous_order_date",
     "previous_region",
 }
-SILVER = ["customers", "products", "orders", "events", "orders_enriched"]
-GOLD = [
-    "daily_sales_by_region",
-    "product_performance",
-    "key_metrics",
-    "events_hourly",
-    "top_events",
-    "geo_distribution",
-    "funnel_daily",
-    "user_activity",
-    "active_users",
-    "metric_trends",
-]
+# Every Silver and Gold model of the project, from its manifest (the platform's
+# pipeline_health and data_quality aside: they count what the others hold).
+SILVER = models("silver")
+GOLD = models("gold")
 
 
 def snapshot(settings: Settings, keep_bookkeeping: bool = False) -> dict[str, list[tuple]]:

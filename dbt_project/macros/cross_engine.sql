@@ -26,21 +26,25 @@
     {{ var('lake_root') }}/bronze/{{ source_name }}/{{ 'dt=' ~ day if day else '*' }}/*.parquet
 {%- endmacro %}
 
-{#- Per Bronze source (staged: source name -> its staging model): rows and
+{#- Per Bronze source (staged: source name -> its staging models): rows and
     files landed and the newest ingestion time, as rows of (bronze_source,
-    rows_landed, files_landed, newest_ingestion_time) joined by union all. -#}
+    rows_landed, files_landed, newest_ingestion_time) joined by union all.
+    Counted on the source itself (a single table's entities each stage a part
+    of it); ref() still names the staging models, so that the lineage runs
+    through them on both engines. -#}
 {% macro bronze_landed(staged) -%}
     {{ return(adapter.dispatch('bronze_landed', 'streamlake')(staged)) }}
 {%- endmacro %}
 
 {% macro default__bronze_landed(staged) -%}
-    {%- for bronze_source, model in staged.items() %}
+    {%- for bronze_source, models in staged.items() %}
+        {%- for model in models %}{% do ref(model) %}{% endfor %}
         select
             '{{ bronze_source }}' as bronze_source,
             count(*) as rows_landed,
-            count(distinct source_file) as files_landed,
+            count(distinct {{ source_file_column() }}) as files_landed,
             {{ utc_timestamp('max(ingestion_time)') }} as newest_ingestion_time
-        from {{ ref(model) }}
+        from {{ bronze_relation(bronze_source) }}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 {%- endmacro %}
@@ -64,8 +68,8 @@
             {%- do newest_days.update({row[0]: row[1]}) -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- for bronze_source, model in staged.items() %}
-        {%- do ref(model) %}
+    {%- for bronze_source, models in staged.items() %}
+        {%- for model in models %}{% do ref(model) %}{% endfor %}
         {%- if bronze_source in newest_days %}
         select
             '{{ bronze_source }}' as bronze_source,

@@ -133,3 +133,29 @@
 {% macro duckdb__delete_retired_checks() -%}
     delete from {{ this }} where failing_rows is null
 {%- endmacro %}
+
+{#- (bronze_source, gold model, whether it has _processed_at) for each Gold model
+    and each Bronze source upstream of it in the graph, for pipeline_health.
+    Every model is ref()'d while dbt parses, so that pipeline_health runs after
+    each of them; which sources feed which model is known when it runs. -#}
+{% macro gold_models_by_source(models) -%}
+    {%- set found = [] -%}
+    {%- set nodes = {} -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' -%}
+            {%- do nodes.update({node.name: node}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- for model in models -%}
+        {%- do ref(model) -%}
+        {%- if execute and model in nodes -%}
+            {%- set sources = [] -%}
+            {%- do _bronze_sources_upstream(nodes[model].unique_id, sources) -%}
+            {%- for bronze_source in sources | sort -%}
+                {%- do found.append(
+                    (bronze_source, model, '_processed_at' in nodes[model].columns)) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{%- endmacro %}

@@ -2,19 +2,24 @@
 {{ config(tags=['full_audit']) }}
 
 -- Every Silver row comes from a Bronze record: nothing is invented between layers.
-{%- set silver_tables = [
-    ('customers', 'stg_customers', 'customer_id'),
-    ('products', 'stg_products', 'product_id'),
-    ('orders', 'stg_orders', 'order_id'),
-    ('events', 'stg_events', 'event_id'),
-] %}
+-- Each Silver model of the application (macros/streamlake_application.sql) against its staging view.
+{%- set tables = [] %}
+{%- for source in streamlake_application().sources %}
+    {%- for entity in source.entities %}
+        {%- do tables.append(entity) %}
+    {%- endfor %}
+{%- endfor %}
 
-{% for model, staging, key in silver_tables %}
+{% for entity in tables %}
     select
-        '{{ model }}' as silver_model,
-        silver.{{ key }} as missing_key
-    from {{ ref(model) }} as silver
-    left join {{ ref(staging) }} as bronze on silver.{{ key }} = bronze.{{ key }}
-    where bronze.{{ key }} is null
+        '{{ entity.silver }}' as silver_model,
+        cast(silver.{{ entity.key[0] }} as varchar) as missing_key
+    from {{ ref(entity.silver) }} as silver
+    left join {{ ref(entity.staging) }} as bronze
+        on
+        {%- for key in entity.key %}
+            silver.{{ key }} = bronze.{{ key }}{{ ' and' if not loop.last }}
+        {%- endfor %}
+    where bronze.{{ entity.key[0] }} is null
     {% if not loop.last %}union all{% endif %}
 {% endfor %}

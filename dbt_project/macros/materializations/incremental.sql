@@ -22,6 +22,9 @@
         or not config.get('unique_key')
         or config.get('grants')
         or on_schema_change not in ('ignore', 'append_new_columns') -%}
+        {%- if model.language == 'sql' -%}
+            {%- do assert_declared_columns(query_column_names()) -%}
+        {%- endif -%}
         {{ return(dbt.materialization_incremental_duckdb()) }}
     {%- endif -%}
 
@@ -41,6 +44,7 @@
 
     {%- set contract = model['columns'] if config.get('contract').enforced else none -%}
     {%- set columns = incremental_columns(new_rows, target_relation, contract) -%}
+    {%- do assert_declared_columns(columns.new_rows | map(attribute='name') | list) -%}
     {%- if contract is not none %}
         {%- do assert_new_rows_match_contract(columns.new_rows, columns.contract) -%}
     {%- endif %}

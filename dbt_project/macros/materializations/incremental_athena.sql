@@ -8,9 +8,12 @@
     MERGE's source query, and the columns come from the model's YAML and from
     Glue (free: no query), so an incremental run sends one statement per model.
 
-    The YAML's column list is the model's output (tests/test_lakehouse.py checks
-    that every Silver and Gold model declares exactly the columns it builds, and
-    the local build checks Gold's contracts). A declared column the table lacks
+    The YAML's column list is the model's output. A column the query returns but
+    the YAML leaves out stops the model (declared_columns.sql): that costs one
+    query that reads no rows, so it runs on a first build, a full refresh, and
+    whenever the model's SQL file or declared columns changed since the table
+    last recorded them (in the Glue table's parameters, free to read), not on
+    every run. A declared column the table lacks
     (on_schema_change: append_new_columns), a first build, a full refresh and
     any configuration this path does not cover go to dbt-athena's own
     materialization, which adds the column and merges as before. -#}
@@ -34,7 +37,17 @@
         or config.get('lf_tags_config') or config.get('lf_grants')
         or (config.get('on_schema_change') or 'ignore') not in ('ignore', 'append_new_columns')
         or not covered -%}
-        {{ return(dbt.materialization_incremental_athena()) }}
+        {%- if model.language == 'sql' -%}
+            {%- do assert_declared_columns(query_column_names()) -%}
+        {%- endif -%}
+        {%- set result = dbt.materialization_incremental_athena() -%}
+        {%- do record_declared_columns(this.incorporate(type='table')) -%}
+        {{ return(result) }}
+    {%- endif -%}
+
+    {%- if recorded_columns_checksum(target_relation) != declared_columns_checksum() -%}
+        {%- do assert_declared_columns(query_column_names()) -%}
+        {%- set record_after = true -%}
     {%- endif -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
@@ -49,6 +62,7 @@
     {{ run_hooks(post_hooks, inside_transaction=False) }}
 
     {%- do persist_docs(target_relation, model) %}
+    {%- if record_after %}{% do record_declared_columns(target_relation) %}{% endif %}
     {%- do adapter.expire_glue_table_versions(
         target_relation, config.get('versions_to_keep', 1) | as_number, False) %}
     {{ return({'relations': [target_relation]}) }}
@@ -94,4 +108,36 @@
     when not matched{% if insert_condition %} and ({{ insert_condition }}){% endif %}
     then insert ({% for column in columns %}{{ adapter.quote(column) }}{{ ', ' if not loop.last }}{% endfor %})
     values ({% for column in columns %}src.{{ adapter.quote(column) }}{{ ', ' if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{#- What the check of declared columns was last made for: the model's SQL file
+    and its declared column names. -#}
+{% macro declared_columns_checksum() -%}
+    {{ return(local_md5(model.checksum.checksum ~ '|'
+        ~ model['columns'].values() | map(attribute='name') | join(','))) }}
+{%- endmacro %}
+
+{% macro recorded_columns_checksum(relation) -%}
+    {%- set table = adapter.get_glue_table(relation) -%}
+    {%- if not table -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(table['Table'].get('Parameters', {}).get('streamlake_declared_columns')) }}
+{%- endmacro %}
+
+{#- Records in the Glue table's parameters that its columns were checked (one
+    Glue call, no Athena query). -#}
+{% macro record_declared_columns(relation) -%}
+    {%- if recorded_columns_checksum(relation) == declared_columns_checksum() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- do adapter.persist_docs_to_glue(relation, {
+        'description': model.description,
+        'unique_id': model.unique_id,
+        'columns': {},
+        'config': {
+            'materialized': 'incremental',
+            'meta': {'streamlake_declared_columns': declared_columns_checksum()},
+        },
+    }, true, false) -%}
 {%- endmacro %}

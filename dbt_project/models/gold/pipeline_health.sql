@@ -8,6 +8,7 @@
     'silver_rows',
     'newest_silver_write',
     'gold_rows',
+    'newest_gold_write',
     'plausibility_warnings',
 ]) %}
 
@@ -19,18 +20,24 @@
     )
 }}
 
-{#- One row per Bronze source: what landed, what was quarantined, how fresh it
-    is, what Silver and Gold hold from it, and how many rows fail its models'
-    plausibility tests (data_quality). Small, so recomputed whole; rows are
-    written only when a figure changed. -#}
+{#- One row per Bronze source of the application: what landed, what was
+    quarantined, how fresh it is, what Silver and Gold hold from it, and how
+    many rows fail its models' plausibility tests (data_quality). The sources,
+    their Silver models and every Gold model come from the application
+    (macros/streamlake_application.sql, which `streamlake sources apply` writes);
+    which Gold models a source feeds, from the graph. Small, so recomputed
+    whole; rows are written only when a figure changed. -#}
 
-{%- set staged = {'events': 'stg_events', 'customers': 'stg_customers',
-                  'products': 'stg_products', 'orders': 'stg_orders'} %}
-{%- set gold_models = [
-    ('events', 'events_hourly'), ('events', 'top_events'), ('events', 'geo_distribution'),
-    ('events', 'funnel_daily'), ('events', 'user_activity'), ('events', 'active_users'),
-    ('orders', 'daily_sales_by_region'), ('orders', 'product_performance'),
-] %}
+{%- set application = streamlake_application() %}
+{%- set staged = {} %}
+{%- set silver_models = [] %}
+{%- for source in application.sources %}
+    {%- do staged.update({source.name: source.entities | map(attribute='staging') | list}) %}
+    {%- for entity in source.entities %}
+        {%- do silver_models.append((source.name, entity.silver)) %}
+    {%- endfor %}
+{%- endfor %}
+{%- set gold_models = gold_models_by_source(application.gold_models) %}
 
 with landed as (
     {{ bronze_landed(staged) }}
@@ -44,31 +51,49 @@ quarantined as (
     group by source
 ),
 
-silver as (
-    {% for bronze_source in staged %}
+silver_tables as (
+    {% for bronze_source, model in silver_models %}
         select
             '{{ bronze_source }}' as bronze_source,
-            count(*) as silver_rows,
-            max(_processed_at) as newest_silver_write
-        from {{ ref(bronze_source) }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
-gold_tables as (
-    {% for bronze_source, model in gold_models %}
-        select
-            '{{ bronze_source }}' as bronze_source,
-            count(*) as table_rows
+            count(*) as table_rows,
+            max(_processed_at) as newest_write
         from {{ ref(model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
+silver as (
+    select
+        bronze_source,
+        cast(sum(table_rows) as bigint) as silver_rows,
+        max(newest_write) as newest_silver_write
+    from silver_tables
+    group by bronze_source
+),
+
+gold_tables as (
+    {% for bronze_source, model, has_processed_at in gold_models %}
+        select
+            '{{ bronze_source }}' as bronze_source,
+            count(*) as table_rows,
+            {{ 'max(_processed_at)' if has_processed_at else 'cast(null as timestamp)' }}
+                as newest_write
+        from {{ ref(model) }}
+        union all
+    {% endfor %}
+    -- keeps the union well formed with no Gold model at all
+    select
+        cast(null as varchar) as bronze_source,
+        cast(0 as bigint) as table_rows,
+        cast(null as timestamp) as newest_write
+    where 1 = 0
+),
+
 gold as (
     select
         bronze_source,
-        cast(sum(table_rows) as bigint) as gold_rows
+        cast(sum(table_rows) as bigint) as gold_rows,
+        max(newest_write) as newest_gold_write
     from gold_tables
     group by bronze_source
 ),
@@ -90,6 +115,7 @@ select
     coalesce(silver.silver_rows, 0) as silver_rows,
     silver.newest_silver_write,
     coalesce(gold.gold_rows, 0) as gold_rows,
+    gold.newest_gold_write,
     coalesce(warnings.plausibility_warnings, 0) as plausibility_warnings,
     {{ run_timestamp() }} as _processed_at
 from landed
