@@ -362,7 +362,7 @@ class EmulatedAthena:
 
     @property
     def _bronze_tables(self) -> tuple[BronzeTable, ...]:
-        """The application file's Bronze tables (Settings.app_config), as the CDK app defines them."""
+        """The Bronze tables of the application file (Settings.app_config), as in the CDK app."""
         return bronze_tables(current_application(self._settings.app_config))
 
     @property

@@ -658,9 +658,14 @@ def sources_yaml(app: Application) -> str:
 # ---------------------------------------------------------------- the platform's view
 
 
-def project_models(project: Path, folder: Path) -> list[str]:
-    """The names of the SQL models under a folder of the project, sorted."""
-    return sorted(path.stem for path in (project / folder).rglob("*.sql"))
+def project_models(project: Path, folder: Path, generated: bool = True) -> list[str]:
+    """The names of the SQL models under a folder of the project, sorted; with
+    generated=False, only the ones written by hand (no generated header)."""
+    return sorted(
+        path.stem
+        for path in (project / folder).rglob("*.sql")
+        if generated or read_header(path.read_text(encoding="utf-8")) is None
+    )
 
 
 def project_seeds(project: Path) -> list[str]:
@@ -695,10 +700,13 @@ def application_summary(app: Application, project: Path) -> dict[str, Any]:
                 ],
             }
         )
+    generated = [e["silver"] for source in sources for e in source["entities"]]
     return {
         "application": app.name,
         "sources": sources,
-        "silver_models": project_models(project, SILVER),
+        # The application's own, and those written by hand (generated files of sources
+        # the application no longer names are left out: apply --prune deletes them).
+        "silver_models": sorted({*generated, *project_models(project, SILVER, generated=False)}),
         "gold_models": [m for m in project_models(project, GOLD) if m not in PLATFORM_MODELS],
         "seeds": project_seeds(project),
     }
@@ -762,10 +770,7 @@ def generate(app: Application, project: Path) -> list[GeneratedFile]:
             GeneratedFile(SILVER / f"{name}.sql", silver_stream_sql(stream), inputs),
             GeneratedFile(SILVER / f"{name}.yml", models_yaml(silver_stream_yaml(stream)), inputs),
         ]
-    # Last: it lists the Silver models, the generated ones among them.
-    planned = {f.path.stem for f in files if f.path.parent == SILVER and f.path.suffix == ".sql"}
     summary = application_summary(app, project)
-    summary["silver_models"] = sorted(set(summary["silver_models"]) | planned)
     files.append(GeneratedFile(APPLICATION_MACRO, application_macro(summary), _inputs(summary)))
     return files
 

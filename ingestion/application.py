@@ -288,6 +288,14 @@ class Application(_Strict):
     def entities(self) -> list[tuple[DynamoDbTable, Entity]]:
         return [(table, entity) for table in self.dynamodb_tables for entity in table.entities]
 
+    @property
+    def source_aliases(self) -> dict[str, str]:
+        """The table and stream names the file gives -> their Bronze sources, for the
+        handlers' Settings.source_aliases (the CDK app adds the names it creates)."""
+        aliases = {t.table_name: t.source for t in self.dynamodb_tables if t.table_name}
+        aliases.update({s.stream_name: s.source for s in self.kinesis_streams if s.stream_name})
+        return aliases
+
     def silver_models(self, source: str) -> list[str]:
         """The Silver tables a Bronze source feeds."""
         table = self.table(source)
@@ -570,6 +578,11 @@ def contract_reference(stream: KinesisStream, app_file: Path) -> str:
         return stream.contract
     path = Path(stream.contract)
     return str(path if path.is_absolute() else (app_file.parent / path).resolve())
+
+
+def event_contracts(app: Application, app_file: Path) -> dict[str, str]:
+    """Each stream's contract, for the handlers' Settings.event_contracts."""
+    return {stream.source: contract_reference(stream, app_file) for stream in app.kinesis_streams}
 
 
 def json_schema() -> dict[str, Any]:

@@ -517,7 +517,9 @@ def test_seed_feeds_the_funnel(aws_build: AwsBuild) -> None:
         if s.outcome.target == "sl_gold.funnel_daily"
     )
     assert '"awsdatacatalog"."sl_silver"."event_types"' in funnel.sql
-    properties = yaml.safe_load((ROOT / "dbt_project" / "seeds" / "_seeds.yml").read_text())
+    properties = yaml.safe_load(
+        (ROOT / "dbt_project" / "seeds" / "shop" / "_seeds.yml").read_text()
+    )
     assert properties["seeds"][0]["name"] == "event_types"
 
 

@@ -30,11 +30,11 @@ from flows.warehouse.lakehouse import (
     open_lake,
     run_dbt,
 )
+from flows.warehouse.manifest import layer_models
 from ingestion.invocation import utc_now
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 from tests.conftest import SEQUENCE_BASE, event_payload, read_area
-from tests.project_models import models
 from tests.test_dbt_worker import dbt_worker_for
 
 pytestmark = pytest.mark.slow
@@ -60,8 +60,8 @@ BOOKKEEPING = {
 }
 # Every Silver and Gold model of the project, from its manifest (the platform's
 # pipeline_health and data_quality aside: they count what the others hold).
-SILVER = models("silver")
-GOLD = models("gold")
+SILVER = layer_models("silver")
+GOLD = layer_models("gold")
 
 
 def snapshot(settings: Settings, keep_bookkeeping: bool = False) -> dict[str, list[tuple]]:
@@ -209,7 +209,7 @@ def test_a_scheduled_run_tests_only_the_rows_it_changed(built_in_one_go) -> None
     compiled_test = (
         dbt_target_path(built_in_one_go)
         / "run/streamlake/dbt_project/models/silver"
-        / "_silver__models.yml/unique_orders_order_id.sql"
+        / "orders.yml/unique_orders_order_id.sql"
     )
     audit = dbt_target_path(built_in_one_go) / "run/streamlake/dbt_project/tests"
     shutil.rmtree(audit, ignore_errors=True)
@@ -288,7 +288,7 @@ def test_an_incremental_run_holds_a_gold_model_to_its_contract(half_built, tmp_p
     shutil.copytree(PROJECT_DIR / "dbt_project", project / "dbt_project")
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(PROJECT_DIR / name, project / name)
-    model = project / "dbt_project/models/gold/daily_sales_by_region.sql"
+    model = project / "dbt_project/models/gold/shop/daily_sales_by_region.sql"
     counted = "count(live_orders.order_id) as order_count"
     assert counted in model.read_text()
     model.write_text(

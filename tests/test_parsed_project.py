@@ -92,7 +92,7 @@ def test_another_or_an_unnamed_project_folder_parses_again(parsed, project, tmp_
 
 @pytest.mark.parametrize("edit", ["change", "add", "remove", "touch"])
 def test_any_change_to_the_projects_files_parses_again(parsed, project, edit) -> None:
-    model = project / "dbt_project" / "models" / "gold" / "key_metrics.sql"
+    model = project / "dbt_project" / "models" / "gold" / "shop" / "key_metrics.sql"
     if edit == "change":
         model.write_text(model.read_text() + "\n-- edited\n")
     elif edit == "add":

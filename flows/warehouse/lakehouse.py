@@ -104,8 +104,13 @@ def environment_set(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") -> None:
-    """Run a dbt command against this project and its profiles.yml.
+def run_dbt(
+    settings: Settings,
+    args: list[str],
+    test_scope: TestScope = "all",
+    project_dir: Path = PROJECT_DIR,
+) -> None:
+    """Run a dbt command against this project (or a copy of it) and its profiles.yml.
 
     In a child process: dbt-duckdb keeps its DuckDB (and so the DuckLake catalog)
     attached for the life of the process, and a catalog file can be attached
@@ -118,12 +123,12 @@ def run_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") 
         "flows.warehouse.dbt_command",
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project_dir),
     ]
     env = {**os.environ, **dbt_environment(settings, test_scope)}
-    completed = subprocess.run(command, env=env, cwd=PROJECT_DIR, check=False)
+    completed = subprocess.run(command, env=env, cwd=project_dir, check=False)
     if completed.returncode != 0:
         raise DbtFailed(f"dbt {' '.join(args)} failed with exit code {completed.returncode}")
 

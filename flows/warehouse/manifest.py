@@ -9,10 +9,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from flows.warehouse.lakehouse import dbt_target_path, run_dbt
+from flows.warehouse.lakehouse import PROJECT_DIR, dbt_target_path, run_dbt
 from ingestion.settings import Settings
+
+# Where the project's own parse goes, apart from any lake's target folder.
+PARSE_TARGET = PROJECT_DIR / "target" / "project_parse"
+# The platform's own Gold models (pipeline_health, data_quality) are in this group.
+PLATFORM_GROUP = "platform"
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -57,6 +63,26 @@ def gold_models(settings: Settings) -> dict[str, GoldModel]:
         }
         models[node["name"]] = GoldModel(node["name"], columns)
     return models
+
+
+@lru_cache(maxsize=1)
+def project_manifest() -> dict:
+    """The project's manifest as its files say now: parsed once per process, into a
+    target folder of its own (what generated files and tests derive from)."""
+    run_dbt(Settings(), ["parse", "--quiet", "--target-path", str(PARSE_TARGET)])
+    return json.loads((PARSE_TARGET / "manifest.json").read_text(encoding="utf-8"))
+
+
+def layer_models(layer: str, platform: bool = False) -> list[str]:
+    """The models of a folder (bronze, silver, gold) of the project, sorted by name; the
+    platform's own Gold models (pipeline_health, data_quality) only when asked for."""
+    return sorted(
+        node["name"]
+        for node in project_manifest()["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["fqn"][1] == layer
+        and (platform or layer != "gold" or node["config"]["group"] != PLATFORM_GROUP)
+    )
 
 
 def gold_model(settings: Settings, name: str) -> GoldModel:

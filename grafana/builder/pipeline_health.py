@@ -3,8 +3,8 @@
 Grafana's role may read the Gold database only, so everything here comes from
 Gold: the `pipeline_health` model (Bronze landed and quarantined, per source),
 the `data_quality` model (the plausibility tests' failing rows, which warn
-rather than stop a build) and the `_processed_at` stamp every Gold row carries
-(the dbt run that last wrote it). Ages are measured against the end of the
+rather than stop a build), and the row count of every Gold model dbt's manifest
+lists. Every source and Gold model is covered with no edit here. Ages are measured against the end of the
 dashboard's range, which is now unless the user moves it. The alert list shows
 the provisioned rules, the same rules the Prefect transform flow evaluates after
 each run.
@@ -20,31 +20,24 @@ from grafana.builder import style
 from grafana.builder.alerting import RULE_LABELS
 from grafana.builder.board import Board
 from grafana.builder.fields import Query, number, string, time
-from grafana.builder.sql import GOLD_MODELS, clean, gold_writes
+from grafana.builder.sql import clean, gold_models
 
 # Minutes: fresh within the hour, stale after six.
 AGE_STEPS = ((None, "green"), (60, "orange"), (360, "red"))
 
 LAST_GOLD_WRITE = Query(
-    clean(f"""
-    with gold_writes as (
-        {gold_writes(indent=" " * 8)}
-    )
-
+    clean("""
     select
-        date_diff('minute', max(last_write), $__timeTo()) as minutes_since_last_gold_write
-    from gold_writes
+        date_diff('minute', max(newest_gold_write), $__timeTo())
+            as minutes_since_last_gold_write
+    from pipeline_health
     """),
     (number("minutes_since_last_gold_write"),),
 )
 
 FRESHNESS = Query(
-    clean(f"""
-    with gold_writes as (
-        {gold_writes(indent=" " * 8)}
-    ),
-
-    layers as (
+    clean("""
+    with layers as (
         select
             bronze_source,
             'bronze' as layer,
@@ -60,9 +53,8 @@ FRESHNESS = Query(
         select
             bronze_source,
             'gold' as layer,
-            max(last_write) as last_updated
-        from gold_writes
-        group by bronze_source
+            newest_gold_write as last_updated
+        from pipeline_health
     )
 
     select
@@ -130,16 +122,19 @@ FAILING_TESTS = Query(
     ),
 )
 
-_COUNTS = "\n    union all\n    ".join(
-    f"select '{model}' as model, count(*) as row_count from {model}" for model in GOLD_MODELS
-)
-GOLD_ROWS = Query(
-    clean(f"""
-    {_COUNTS}
+
+def gold_rows() -> Query:
+    """Rows of each Gold model of the project (dbt's manifest says which there are)."""
+    counts = "\n    union all\n    ".join(
+        f"select '{model}' as model, count(*) as row_count from {model}" for model in gold_models()
+    )
+    return Query(
+        clean(f"""
+    {counts}
     order by row_count desc, model
     """),
-    (string("model"), number("row_count")),
-)
+        (string("model"), number("row_count")),
+    )
 
 
 def _label_filter() -> str:
@@ -295,7 +290,7 @@ def build() -> Board:
         .orientation(common.VizOrientation.HORIZONTAL)
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .color_scheme(style.fixed("purple")),
-        GOLD_ROWS,
+        gold_rows(),
         width=24,
         height=10,
     )

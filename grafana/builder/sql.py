@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textwrap import dedent
 
+from flows.warehouse.manifest import layer_models
 from grafana.builder.fields import Query, number
 
 
@@ -80,45 +81,7 @@ def clean(sql: str) -> str:
     return dedent(sql).strip("\n") + "\n"
 
 
-# Which Gold models each Bronze source feeds, as models/gold/pipeline_health.sql counts them.
-GOLD_MODELS_BY_SOURCE: dict[str, tuple[str, ...]] = {
-    "events": (
-        "events_hourly",
-        "top_events",
-        "geo_distribution",
-        "funnel_daily",
-        "user_activity",
-        "active_users",
-    ),
-    "orders": ("daily_sales_by_region", "product_performance"),
-}
-
-# Every Gold model, for the row counts of the pipeline dashboard.
-GOLD_MODELS: tuple[str, ...] = (
-    "active_users",
-    "daily_sales_by_region",
-    "data_quality",
-    "events_hourly",
-    "funnel_daily",
-    "geo_distribution",
-    "key_metrics",
-    "metric_trends",
-    "pipeline_health",
-    "product_performance",
-    "top_events",
-    "user_activity",
-)
-
-
-def gold_writes(indent: str) -> str:
-    """A CTE body: per Bronze source, when each Gold model it feeds was last written.
-
-    `indent` is the indentation of the lines after the first, as the caller's
-    template has it.
-    """
-    selects = [
-        f"select '{source}' as bronze_source, max(_processed_at) as last_write from {model}"
-        for source, models in GOLD_MODELS_BY_SOURCE.items()
-        for model in models
-    ]
-    return f"\n{indent}union all\n{indent}".join(selects)
+def gold_models() -> list[str]:
+    """Every Gold model of the project but the platform's own, from dbt's manifest: the
+    Pipeline health dashboard counts the rows of each."""
+    return layer_models("gold")
