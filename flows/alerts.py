@@ -139,10 +139,24 @@ class AlertResult:
 
 
 def evaluate(
-    rules: list[AlertRule], warehouse: Warehouse, settings: Settings, now: datetime | None = None
+    rules: list[AlertRule],
+    warehouse: Warehouse,
+    settings: Settings,
+    now: datetime | None = None,
+    on_skipped: Callable[[str], None] | None = None,
 ) -> list[AlertResult]:
+    """Every rule's value now. A rule of a Gold model the project no longer has (an
+    application brought in place of the demo shop) is skipped and said to `on_skipped`."""
     now = now or datetime.now(UTC)
     models = gold_models(settings)
+    kept = [rule for rule in rules if rule.model in models]
+    for rule in rules:
+        if rule.model not in models and on_skipped is not None:
+            on_skipped(
+                f"alert rule {rule.name} reads the Gold model {rule.model}, which the project "
+                f"does not have: skipped (delete it from {settings.alert_rules_path})"
+            )
+    rules = kept
     if not rules:
         return []
     for rule in rules:

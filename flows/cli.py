@@ -30,6 +30,7 @@ from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.feed import FeedReport, feed
 from flows.demo_app.workload import WorkloadConfig, generate
 from flows.inventory import inventory, quarantine_reasons
+from flows.land_events import EventFileError, handler_settings, read_event
 from flows.prefect_server import (
     PrefectServerError,
     ensure_server,
@@ -263,6 +264,35 @@ def simulate(
         malformed_fraction=malformed_fraction,
     )
     _land_and_report(settings, workload, delivery)
+
+
+@app.command()
+def land(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files each holding one Lambda event of Kinesis or DynamoDB Streams "
+            '({"Records": [...]}), e.g. from `sam local generate-event`.'
+        ),
+    ],
+    lake_root: LakeRootOption = None,
+) -> None:
+    """Land Lambda events from files through the real handlers, with the names and contracts
+    of the application file: your own tables' and streams' records, locally."""
+    settings = handler_settings(_settings(lake_root))
+    try:
+        batches = [read_event(path) for path in files]
+    except EventFileError as error:
+        raise UsageError(str(error)) from None
+    store = _open_store(settings)
+    log_file = _handler_logs_into(store)
+    report = feed(batches, settings, store=store)
+    _print_feed(report)
+    if log_file is not None:
+        console.print(f"the handlers' log: {log_file}")
+    print_bronze(_open_store(settings))
+    if report.unlanded_batches:
+        raise typer.Exit(1)
 
 
 def print_layers(settings: Settings) -> None:

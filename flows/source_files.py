@@ -842,6 +842,10 @@ def drift(app_file: str, project: Path, files: list[GeneratedFile]) -> list[str]
         where = f"{state.path}"
         if state.state == "missing":
             lines.append(f"{where}: missing; run `streamlake sources apply`")
+        elif state.state == "stale" and state.path == APPLICATION_MACRO:
+            lines += _summary_drift(project, state) or [
+                f"{where}: out of date with {app_file}; run `streamlake sources apply`"
+            ]
         elif state.state == "stale":
             lines.append(f"{where}: out of date with {app_file}; run `streamlake sources apply`")
         elif state.state == "edited_stale":
@@ -859,6 +863,32 @@ def drift(app_file: str, project: Path, files: list[GeneratedFile]) -> list[str]
         "`streamlake sources apply --prune` or delete it"
         for path in orphans(project, files)
     ]
+    return lines
+
+
+def _summary_of(text: str) -> dict[str, Any] | None:
+    found = re.search(r"return\((\{.*\})\) \}\}", _body(text), re.S)
+    return json.loads(found.group(1)) if found else None
+
+
+def _summary_drift(project: Path, state: FileState) -> list[str]:
+    """What the application macro on disk misses: models and seeds added since it was written."""
+    assert state.generated is not None
+    before = _summary_of((project / state.path).read_text(encoding="utf-8"))
+    after = _summary_of(state.generated.text)
+    if before is None or after is None or before["sources"] != after["sources"]:
+        return []
+    lines = []
+    for key, what in (
+        ("gold_models", "Gold model"),
+        ("silver_models", "Silver model"),
+        ("seeds", "seed"),
+    ):
+        for name in sorted(set(after[key]) - set(before[key])):
+            lines.append(
+                f"{state.path}: does not list the {what} {name}, which pipeline_health and "
+                "data_quality must count; run `streamlake sources apply`"
+            )
     return lines
 
 

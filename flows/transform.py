@@ -205,7 +205,12 @@ def quarantine_unreadable_bronze(settings: Settings) -> BronzeCheck | None:
 
 def alerts_after_transform(settings: Settings) -> list[AlertResult]:
     warehouse = warehouse_for(settings)
-    results = evaluate(load_rules(rules_path(settings)), warehouse, settings)
+    results = evaluate(
+        load_rules(rules_path(settings)),
+        warehouse,
+        settings,
+        on_skipped=get_run_logger().warning,
+    )
     firing = [r for r in results if r.firing]
     record(firing, warehouse)
     notify(firing, settings)

@@ -19,6 +19,7 @@ file, the line and the field: `streamlake.yml:14: dynamodb_tables[0].entities[1]
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -434,8 +435,9 @@ def _entity_problems(
         else:
             covered.add(column.source_attribute)
     fixed = match.attribute if match is not None and match.equals is not None else None
+    key_problems = any(path[: len(where) + 1] == (*where, "key") for path, _ in problems)
     for attribute in table.key_attributes:
-        if attribute not in covered and attribute != fixed:
+        if attribute not in covered and attribute != fixed and not key_problems:
             problems.append(
                 (
                     (*where, "key"),
@@ -506,6 +508,33 @@ def _describe(error: dict[str, Any]) -> str:
     return str(error["msg"])
 
 
+def _validation_lines(exc: ValidationError, root: yaml.Node | None, shown: str) -> list[str]:
+    """One line per problem; a misspelt key (an unknown key beside a missing one it is
+    close to) is one problem, not two."""
+    errors = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        # A union's branch names are pydantic's, not the file's.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+        errors.append((loc, error))
+    missing = {loc: error for loc, error in errors if error["type"] == "missing"}
+    lines, meant = [], set()
+    for loc, error in errors:
+        text = _describe(error)
+        if error["type"] == "extra_forbidden" and isinstance(loc[-1], str):
+            near = [m[-1] for m in missing if m[:-1] == loc[:-1] and isinstance(m[-1], str)]
+            close = difflib.get_close_matches(loc[-1], near, n=1)
+            if close:
+                text = f"unknown key; did you mean {close[0]}?"
+                meant.add((*loc[:-1], close[0]))
+        lines.append((loc, text))
+    return [
+        f"{shown}:{_line_of(root, loc)}: {_field(loc)}: {text}"
+        for loc, text in lines
+        if loc not in meant
+    ]
+
+
 def parse_application(text: str, path: Path) -> Application:
     """The application a file's text describes, or an ApplicationError naming each problem."""
     shown = _display(path)
@@ -525,14 +554,7 @@ def parse_application(text: str, path: Path) -> Application:
     try:
         app = Application.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            # A union's branch names are pydantic's, not the file's.
-            loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
-            line = _line_of(root, loc)
-            lines.append(f"{shown}:{line}: {_field(loc)}: {_describe(error)}")
-        raise ApplicationError(lines) from None
+        raise ApplicationError(_validation_lines(exc, root, shown)) from None
     problems = problems_of(app)
     if problems:
         raise ApplicationError(

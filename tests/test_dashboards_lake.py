@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from flows.alerts import AlertRule, load_rules, rule_query
 from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.workload import WorkloadConfig, generate
-from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
+from flows.warehouse.lakehouse import open_lake, run_dbt
+from flows.warehouse.manifest import project_manifest
 from grafana.builder import alerting
 from grafana.builder.catalog import boards
 from grafana.builder.fields import Query
@@ -154,13 +154,14 @@ def test_render_draws_each_dashboard_at_its_layout_size(lake: Settings, tmp_path
 
 
 def _model_examples() -> list[tuple[str, str]]:
-    """Each model's example query, from the ```sql block of its description."""
+    """Each model's example query, from the ```sql block of its description (every model of
+    dbt's manifest, the generated staging and Silver models among them)."""
     examples = []
-    for properties in sorted((PROJECT_DIR / "dbt_project" / "models").glob("*/_*__models.yml")):
-        for model in yaml.safe_load(properties.read_text())["models"]:
-            found = re.search(r"```sql\n(.*?)```", model["description"], re.S)
-            examples.append((model["name"], found.group(1) if found else ""))
-    return examples
+    for node in project_manifest()["nodes"].values():
+        if node["resource_type"] == "model":
+            found = re.search(r"```sql\n(.*?)```", node["description"], re.S)
+            examples.append((node["name"], found.group(1) if found else ""))
+    return sorted(examples)
 
 
 @pytest.mark.parametrize(

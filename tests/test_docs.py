@@ -16,7 +16,18 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 README_MAX_LINES = 250
 # The top-level folders of the repository whose paths the docs name in backticks.
-REPO_FOLDERS = ("ingestion", "flows", "grafana", "infra", "dbt_project", "tests", "bench", "docs")
+REPO_FOLDERS = (
+    "ingestion",
+    "flows",
+    "grafana",
+    "infra",
+    "dbt_project",
+    "tests",
+    "bench",
+    "docs",
+    "athena_emulator",
+    "examples",
+)
 
 LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)\)")
 IMAGE = re.compile(r"!\[[^\]\n]*\]\(([^)\s]+)\)")

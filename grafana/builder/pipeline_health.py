@@ -4,10 +4,10 @@ Grafana's role may read the Gold database only, so everything here comes from
 Gold: the `pipeline_health` model (Bronze landed and quarantined, per source),
 the `data_quality` model (the plausibility tests' failing rows, which warn
 rather than stop a build), and the row count of every Gold model dbt's manifest
-lists. Every source and Gold model is covered with no edit here. Ages are measured against the end of the
-dashboard's range, which is now unless the user moves it. The alert list shows
-the provisioned rules, the same rules the Prefect transform flow evaluates after
-each run.
+lists. Every source and Gold model is covered with no edit here. Ages are
+measured against the end of the dashboard's range, which is now unless the user
+moves it. The alert list shows the provisioned rules, the same rules the Prefect
+transform flow evaluates after each run.
 """
 
 from __future__ import annotations
