@@ -30,9 +30,9 @@ from athena_emulator.server import AthenaEmulator, Statement
 from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.workload import WorkloadConfig, generate
 from flows.warehouse.lakehouse import dbt_environment
-from ingestion.bronze_catalog import BRONZE_TABLES, glue_table_input
+from ingestion.application import load_application
+from ingestion.bronze_catalog import bronze_tables, glue_table_input
 from ingestion.settings import Settings
-from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +72,8 @@ class AwsBuild:
     target_path: Path
     steps: dict[str, DbtStep]
     environment: dict[str, str]
+    # The project dbt builds: this one, or a copy with another application file.
+    project_dir: Path = ROOT
 
     def dbt(self, name: str, *args: str) -> DbtStep:
         before = len(self.emulator.statements)
@@ -86,9 +88,9 @@ class AwsBuild:
                 "--target",
                 "aws",
                 "--project-dir",
-                str(ROOT),
+                str(self.project_dir),
                 "--profiles-dir",
-                str(ROOT),
+                str(self.project_dir),
                 "--target-path",
                 str(self.target_path),
                 "--log-path",
@@ -300,7 +302,7 @@ def test_the_second_run_merges_into_every_table_from_its_watermark(aws_build: Aw
 
 def test_bronze_tables_are_the_handlers_schema(aws_build: AwsBuild) -> None:
     glue = aws_build.emulator.client("glue")
-    for table in BRONZE_TABLES:
+    for table in bronze_tables(load_application()):
         expected = glue_table_input(table, LAKE)
         actual = glue.get_table(DatabaseName=DATABASES["bronze"], Name=table.name)["Table"]
         descriptor = actual["StorageDescriptor"]
@@ -319,7 +321,7 @@ def test_docs_catalog_covers_every_model(aws_build: AwsBuild) -> None:
     assert set(_models(aws_build)) <= nodes
     assert "event_types" in nodes
     sources = {source["metadata"]["name"] for source in catalog["sources"].values()}
-    assert sources == {t.name for t in BRONZE_TABLES}
+    assert sources == {t.name for t in bronze_tables(load_application())}
 
 
 def test_maintenance_optimizes_and_vacuums_every_iceberg_table(aws_build: AwsBuild) -> None:
@@ -521,45 +523,6 @@ def test_seed_feeds_the_funnel(aws_build: AwsBuild) -> None:
         (ROOT / "dbt_project" / "seeds" / "shop" / "_seeds.yml").read_text()
     )
     assert properties["seeds"][0]["name"] == "event_types"
-
-
-def test_application_attribute_names_give_trino_json_paths(
-    aws_build: AwsBuild, tmp_path: Path
-) -> None:
-    """The staging views with an application's own attribute names (var
-    dynamodb_attributes) pass the emulator. A name that is no identifier is
-    quoted in brackets, with backslash and double quote escaped: the only
-    quoted form Trino's json_extract_scalar reads (its JsonPathTokenizer).
-    The texts are pinned here; that they read the right attributes is
-    tests/test_attribute_names.py's aws build, compared with the local one."""
-    build = AwsBuild(
-        emulator=aws_build.emulator,
-        target_path=tmp_path / "target",  # the module's manifest stays the defaults'
-        steps={},
-        environment=aws_build.environment,
-    )
-    step = build.dbt(
-        "application names",
-        "run",
-        "--select",
-        "stg_customers",
-        "stg_products",
-        "stg_orders",
-        "--vars",
-        dynamodb_attributes_vars(PASCAL_CASE_ATTRIBUTES),
-    )
-    assert step.returncode == 0, step.output[-6000:]
-    views = [s for s in step.statements if s.outcome.substatement_type == "CREATE_VIEW"]
-    assert len(views) == 3
-    assert all(s.outcome.state == "SUCCEEDED" for s in views)
-    sql = "\n".join(s.sql for s in views)
-    assert "json_extract_scalar(keys, '$.OrderID') as order_id" in sql
-    assert "json_extract_scalar(item, '$.TotalAmount') as decimal(18, 2)" in sql
-    assert """json_extract_scalar(item, '$["Full Name"]') as customer_name""" in sql
-    assert """json_extract_scalar(item, '$["Contact.Email"]') as email""" in sql
-    category = r"""json_extract_scalar(item, '$["Category \"Main\" \\\\ Shop''s"]')"""
-    assert category + " as category" in sql
-    assert "'$.customer_id'" not in sql and "'$.name'" not in sql
 
 
 def test_a_long_statement_runs_on_after_start_query_execution_returns(

@@ -1,22 +1,20 @@
-"""DynamoDB attribute names are configuration (the var dynamodb_attributes).
+"""DynamoDB attribute names are configuration (the application file's `attribute`s).
 
 The same workload lands through the real DynamoDB Streams handler twice: as
 the simulator makes it (snake_case), and with every table, key and item
 attribute renamed to an application's own names (PascalCase, and three names
-that are not identifiers). dbt builds each lake, the second with the var set
-to the new names, and Silver and Gold must come out the same. The renamed
-workload also lands in the Athena emulator's S3 and is built on the aws
-target with the same var: its Silver and Gold, read back from the emulator,
-must equal the snake_case lake's too, which proves the Trino JSON paths
-(quoted in brackets, escaped) read the same attributes as DuckDB's.
+that are not identifiers). dbt builds each lake, the second in a copy of the
+project whose streamlake.yml names the new attributes (and `streamlake
+sources apply` run), and Silver and Gold must come out the same. The renamed
+workload also lands in the Athena emulator's S3 and is built on the aws target
+from the same copy: its Silver and Gold, read back from the emulator, must
+equal the snake_case lake's too, which proves the Trino JSON paths (quoted in
+brackets, escaped) read the same attributes as DuckDB's.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -31,10 +29,12 @@ from athena_emulator.server import AthenaEmulator
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.workload import WorkloadConfig, generate
-from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment, open_lake, run_dbt
+from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
+from ingestion.application import load_application
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
-from tests.conftest import PASCAL_CASE_ATTRIBUTES, dynamodb_attributes_vars, read_area
+from tests.conftest import PASCAL_CASE_ATTRIBUTES, read_area
+from tests.projects import project_copy
 from tests.test_athena import (
     BUCKET,
     DATABASES,
@@ -67,8 +67,30 @@ TABLE_NAMES = {"customers": "Customers", "products": "Products", "orders": "Orde
 
 
 def default_attributes() -> dict[str, dict[str, str]]:
-    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
-    return project["vars"]["dynamodb_attributes"]
+    """Table -> staged column -> the attribute the shipped application file reads it from."""
+    app = load_application(PROJECT_DIR / "streamlake.yml")
+    return {
+        table.source: {c.name: c.source_attribute for c in table.entities[0].staged_columns}
+        for table in app.dynamodb_tables
+    }
+
+
+def pascal_case_application() -> str:
+    """The shipped application file with the application's own names."""
+    shop = yaml.safe_load((PROJECT_DIR / "streamlake.yml").read_text())
+    for table in shop["dynamodb_tables"]:
+        names = PASCAL_CASE_ATTRIBUTES[table["source"]]
+        table["table_name"] = TABLE_NAMES[table["source"]]
+        table["partition_key"] = names[table["entities"][0]["key"][0]]
+        for column in table["entities"][0]["columns"]:
+            if "day_of" not in column:
+                column["attribute"] = names[column["name"]]
+    return yaml.safe_dump(shop, sort_keys=False, allow_unicode=True)
+
+
+@pytest.fixture(scope="module")
+def pascal_case_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return project_copy(tmp_path_factory.mktemp("pascal_case_project"), pascal_case_application())
 
 
 def _renames(table: str) -> dict[str, str]:
@@ -136,14 +158,14 @@ def snake_case_lake(plan: list[Delivery], tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def pascal_case_lake(
-    application_plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory
+    application_plan: list[Delivery],
+    pascal_case_project: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     settings = Settings(lake_root=str(tmp_path_factory.mktemp("pascal_case") / "lake"))
     report = feed(application_plan, settings)
     assert not report.unlanded_batches
-    run_dbt(
-        settings, ["build", "--quiet", "--vars", dynamodb_attributes_vars(PASCAL_CASE_ATTRIBUTES)]
-    )
+    run_dbt(settings, ["build", "--quiet"], project_dir=pascal_case_project)
     return settings
 
 
@@ -238,11 +260,14 @@ def test_application_names_build_the_same_silver_and_gold(
 
 @pytest.fixture(scope="module")
 def pascal_case_aws(
-    application_plan: list[Delivery], tmp_path_factory: pytest.TempPathFactory
+    application_plan: list[Delivery],
+    pascal_case_project: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AwsBuild]:
     """The renamed workload landed in the emulator's S3 and built on the aws
-    target with the application's names: one `dbt build` without tests (the
-    comparison is of the models; tests/test_test_policy.py builds with tests)."""
+    target from the project with the application's names: one `dbt build`
+    without tests (the comparison is of the models; tests/test_test_policy.py
+    builds with tests)."""
     cache = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="s3-cache-"))
     log = STATEMENT_LOG.with_name("attribute_names.log")
     with AthenaEmulator(log, cache_dir=cache) as emulator:
@@ -260,20 +285,11 @@ def pascal_case_aws(
             target_path=tmp_path_factory.mktemp("aws-pascal-case") / "target",
             steps={},
             environment=_isolated_environment(emulator),
+            project_dir=pascal_case_project,
         )
         steps = [
             ("bronze", ["run-operation", "create_bronze_tables"]),
-            (
-                "build",
-                [
-                    "build",
-                    "--exclude-resource-type",
-                    "test",
-                    "unit_test",
-                    "--vars",
-                    dynamodb_attributes_vars(PASCAL_CASE_ATTRIBUTES),
-                ],
-            ),
+            ("build", ["build", "--exclude-resource-type", "test", "unit_test"]),
         ]
         for name, args in steps:
             step = build.dbt(name, *args)
@@ -314,52 +330,19 @@ def test_application_names_build_the_same_silver_and_gold_on_aws(
     assert (named, categorised) == (WORKLOAD.customers, WORKLOAD.products)
 
 
-BAD_ATTRIBUTES = {
-    "an unknown table": (
-        lambda attributes: {**attributes, "order": attributes["orders"]},
-        "var dynamodb_attributes names table 'order', which no staging model reads",
-    ),
-    "an unknown column": (
-        lambda attributes: {
-            **attributes,
-            "orders": {**attributes["orders"], "total_amount": "TotalAmount"},
-        },
-        "var dynamodb_attributes.orders names column 'total_amount', which stg_orders does not",
-    ),
-    "a missing column": (
-        lambda attributes: {
-            **attributes,
-            "orders": {k: v for k, v in attributes["orders"].items() if k != "updated_at"},
-        },
-        "var dynamodb_attributes.orders gives no attribute for column 'updated_at'",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_ATTRIBUTES), ids=list(BAD_ATTRIBUTES))
-def test_a_wrong_var_stops_the_parse_with_its_name(case: str, tmp_path: Path) -> None:
-    change, message = BAD_ATTRIBUTES[case]
-    settings = Settings(lake_root=str(tmp_path / "lake"))
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.warehouse.dbt_command",
-            "parse",
-            "--vars",
-            dynamodb_attributes_vars(change(default_attributes())),
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-        ],
-        env={**os.environ, **dbt_environment(settings)},
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode != 0
-    assert "Compilation Error" in output and message in output, output[-3000:]
-    assert "Traceback" not in output
+def test_the_staging_views_read_the_quoted_names_on_aws(pascal_case_aws: AwsBuild) -> None:
+    """The Trino JSON path of each kind of name: plain, with a space, a dot, and quotes
+    and backslashes escaped."""
+    views = [
+        s.sql
+        for s in pascal_case_aws.steps["build"].statements
+        if s.outcome.substatement_type == "CREATE_VIEW" and s.outcome.state == "SUCCEEDED"
+    ]
+    sql = "\n".join(views)
+    assert "json_extract_scalar(keys, '$.OrderID') as order_id" in sql
+    assert "json_extract_scalar(item, '$.TotalAmount') as decimal(18, 2)" in sql
+    assert """json_extract_scalar(item, '$["Full Name"]') as customer_name""" in sql
+    assert """json_extract_scalar(item, '$["Contact.Email"]') as email""" in sql
+    category = r"""json_extract_scalar(item, '$["Category \"Main\" \\\\ Shop''s"]')"""
+    assert category + " as category" in sql
+    assert "'$.customer_id'" not in sql and "'$.name'" not in sql

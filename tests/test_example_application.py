@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from flows.demo_app.lambda_events import dynamodb_record, kinesis_record
 from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
 from ingestion.application import event_contracts, load_application
 from ingestion.settings import Settings
+from tests.projects import project_copy
 from tests.test_athena_execution import _aws_tables
 from tests.test_cli import streamlake
 
@@ -45,38 +45,18 @@ STUDIO = PROJECT_DIR / "examples" / "studio"
 TABLE = "StudioTable"
 STREAM = "StudioAppActivity"
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-# The demo shop's own files: what a user deletes to bring their application.
-SHOP_FOLDERS = (
-    "dbt_project/models/gold/shop",
-    "dbt_project/models/silver/shop",
-    "dbt_project/tests/shop",
-    "dbt_project/seeds/shop",
-)
 BOOKKEEPING = {"_processed_at", "_first_processed_at", "_ingested_at"}
 
 
 def studio_project(root: Path) -> Path:
     """The project as a user makes it theirs: no Python touched."""
-    project = root / "project"
-    project.mkdir()
-    for name in ("dbt_project.yml", "profiles.yml"):
-        shutil.copy(PROJECT_DIR / name, project / name)
-    shutil.copytree(
-        PROJECT_DIR / "dbt_project",
-        project / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    gold = STUDIO / "models" / "gold"
+    return project_copy(
+        root,
+        (STUDIO / "streamlake.yml").read_text(),
+        without_shop=True,
+        add={f"dbt_project/models/gold/{p.name}": p for p in gold.iterdir()},
     )
-    for folder in SHOP_FOLDERS:
-        shutil.rmtree(project / folder)
-    shutil.copy(STUDIO / "streamlake.yml", project / "streamlake.yml")
-    for path in (STUDIO / "models" / "gold").iterdir():
-        shutil.copy(path, project / "dbt_project" / "models" / "gold" / path.name)
-    applied = streamlake(
-        "sources", "apply", "--prune", "--project-dir", str(project),
-        "--app", str(project / "streamlake.yml"),
-    )  # fmt: skip
-    assert applied.returncode == 0, applied.stdout + applied.stderr
-    return project
 
 
 # ---------------------------------------------------------------- the studio's changes

@@ -14,7 +14,9 @@ import aws_cdk as cdk
 
 from infra.config import InfraConfig
 
-SHOP_CONTRACT = Path(__file__).resolve().parent / "fixtures" / "contracts" / "shop_events.yml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHOP_CONTRACT = FIXTURES / "contracts" / "shop_events.yml"
+EXISTING_APPLICATION = FIXTURES / "applications" / "existing.yml"
 ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/shop-orders/stream/2024-05-01T00:00:00.000"
 
 
@@ -68,16 +70,20 @@ def test_the_cli_account_and_region_are_used_when_context_has_none(monkeypatch):
     [
         ({"env_name": "Prod"}, "env_name"),
         ({"account": "12345"}, "account"),
-        ({"kinesis_stream_arn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "Kinesis stream ARN"),
-        ({"dynamodb_stream_arns": {"carts": ARN}}, "no such DynamoDB source"),
+        (
+            {"kinesis_stream_arns": {"events": "arn:aws:sqs:eu-west-1:123456789012:q"}},
+            "kinesis_stream_arns.events: not a Kinesis stream ARN",
+        ),
+        (
+            {"dynamodb_stream_arns": {"carts": ARN}},
+            r"no such source in streamlake.yml: \['carts'\]",
+        ),
         ({"dynamodb_stream_arns": {"orders": "arn:aws:dynamodb:x"}}, "DynamoDB stream ARN"),
         ({"log_retention_days": 31}, "CloudWatch Logs"),
         ({"kinesis_batch_size": 20_000}, "kinesis_batch_size"),
-        ({"kinesis_retention_hours": 24, "kinesis_max_record_age_hours": 24}, "longer"),
+        ({"kinesis_max_record_age_hours": 168}, "longer"),
         ({"@aws-cdk/core:someFeatureFlag": True, "retry_attempts": -1}, "retry_attempts"),
-        ({"event_contract": "kebab_case"}, "no shipped contract of that name"),
-        ({"event_contract": "no/such/contract.yml"}, "no such file"),
-        ({"event_contract": "ssm:/streamlake/dev/event_contract"}, "publishes the file to SSM"),
+        ({"app_config": "no/such/streamlake.yml"}, "no application file"),
     ],
 )
 def test_bad_configuration_is_refused_before_synthesis(monkeypatch, context, message):
@@ -85,23 +91,46 @@ def test_bad_configuration_is_refused_before_synthesis(monkeypatch, context, mes
         from_context(monkeypatch, **context)
 
 
-def test_the_event_contract_is_a_shipped_name_or_a_file(monkeypatch, tmp_path):
-    assert from_context(monkeypatch).event_contract == "default"
-    camel = from_context(monkeypatch, event_contract="camel_case")
-    assert (camel.event_contract, camel.shipped_contract) == ("camel_case", True)
-    path = tmp_path / "shop.yml"
-    path.write_text(SHOP_CONTRACT.read_text())
-    shop = from_context(monkeypatch, event_contract=str(path))
-    assert not shop.shipped_contract
-    assert shop.event_contract_text == SHOP_CONTRACT.read_text()
+def application_with_contract(tmp_path: Path, contract: str) -> Path:
+    """The fixture application with its stream's contract set; a contract file beside it."""
+    path = tmp_path / "streamlake.yml"
+    text = EXISTING_APPLICATION.read_text()
+    path.write_text(text.replace("contract: ../contracts/shop_events.yml", f"contract: {contract}"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("contract", "message"),
+    [
+        ("kebab_case", "no shipped contract of that name"),
+        ("no/such/contract.yml", "no such file"),
+        ("ssm:/streamlake/dev/event_contract", "the stack publishes the file to SSM itself"),
+    ],
+)
+def test_a_bad_contract_in_the_application_is_refused(monkeypatch, tmp_path, contract, message):
+    path = application_with_contract(tmp_path, contract)
+    with pytest.raises(ValidationError, match=message):
+        from_context(monkeypatch, app_config=str(path))
+
+
+def test_a_streams_contract_is_a_shipped_name_or_a_file_beside_the_application(
+    monkeypatch, tmp_path
+):
+    config = from_context(monkeypatch)
+    assert config.event_contract(config.application.kinesis_streams[0]) == "default"
+    (tmp_path / "shop.yml").write_text(SHOP_CONTRACT.read_text())
+    shop = from_context(
+        monkeypatch, app_config=str(application_with_contract(tmp_path, "shop.yml"))
+    )
+    assert shop.event_contract(shop.application.kinesis_streams[0]) == str(tmp_path / "shop.yml")
 
 
 def test_a_broken_or_oversized_contract_file_is_refused_before_synthesis(monkeypatch, tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(SHOP_CONTRACT.read_text().replace("epoch_seconds", "epoch_minutes"))
     with pytest.raises(ValidationError, match="unknown timestamp form 'epoch_minutes'"):
-        from_context(monkeypatch, event_contract=str(broken))
+        from_context(monkeypatch, app_config=str(application_with_contract(tmp_path, "broken.yml")))
     large = tmp_path / "large.yml"
     large.write_text(SHOP_CONTRACT.read_text() + "# padding\n" * 1000)
     with pytest.raises(ValidationError, match="more than an SSM parameter holds"):
-        from_context(monkeypatch, event_contract=str(large))
+        from_context(monkeypatch, app_config=str(application_with_contract(tmp_path, "large.yml")))

@@ -20,7 +20,6 @@ PUBLISHED = {
     "bronze_database": "streamlake_test_bronze",
     "silver_database": "streamlake_test_silver",
     "gold_database": "streamlake_test_gold",
-    "kinesis_stream_name": "streamlake-test-events",
     "source_aliases": '{"streamlake-test-events": "events", "streamlake-test-orders": "orders"}',
 }
 
@@ -58,7 +57,6 @@ def test_settings_read_the_published_parameters(ssm):
         "streamlake_test_silver",
         "streamlake_test_gold",
     )
-    assert settings.kinesis_stream_name == "streamlake-test-events"
     # The JSON parameter becomes the dict the handlers use to name Bronze sources.
     assert settings.source_for("streamlake-test-orders") == "orders"
 

@@ -28,7 +28,8 @@ from infra.runner import PREFECT_API_URL_PARAMETER
 from infra.stack import StreamlakeStack, add_streamlake
 from infra.storage import STATE, WRITER_LEASE
 from ingestion import observability
-from ingestion.bronze_catalog import BRONZE_TABLES, glue_type
+from ingestion.application import load_application
+from ingestion.bronze_catalog import bronze_tables, glue_type
 from ingestion.settings import Settings
 from ingestion.ssm_parameters import PUBLISHED_SETTINGS, parameter_name
 
@@ -37,19 +38,20 @@ BASIC_EXECUTION_ROLE = (
 )
 SHOP_CONTRACT = Path(__file__).resolve().parent / "fixtures" / "contracts" / "shop_events.yml"
 CDK_JSON = Path(__file__).resolve().parent.parent / "infra" / "cdk.json"
+BRONZE_TABLES = bronze_tables(load_application())
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 EXISTING_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 # Without account or region: the stack must synthesize environment-agnostic too.
 EXISTING = InfraConfig(
     env_name="existing",
-    kinesis_stream_arn=f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/prod-clickstream",
+    # The stream's contract is a file beside the application file.
+    app_config=str(Path(__file__).resolve().parent / "fixtures" / "applications" / "existing.yml"),
+    kinesis_stream_arns={"events": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/prod-clickstream"},
     dynamodb_stream_arns={
         source: f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/prod-{source}/stream/2024-01-01T00:00:00.000"
         for source in ("customers", "products", "orders")
     },
     source_key_arns=(EXISTING_KEY,),
-    # A contract given as a file: the stack publishes it to SSM for the handler.
-    event_contract=str(SHOP_CONTRACT),
 )
 
 
@@ -77,8 +79,6 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             "env_name": "test",
             "account": ACCOUNT,
             "region": REGION,
-            # As `-c event_contract=camel_case` gives it.
-            "event_contract": "camel_case",
             # CDK's switch to skip asset bundling: nothing is installed or downloaded.
             "aws:cdk:bundling-stacks": [],
         }
@@ -170,7 +170,7 @@ def test_every_resource_of_the_issue_is_there(synth):
         "AWS::SQS::Queue": 1,
         "AWS::Logs::LogGroup": 3,  # two handlers, runner
         "AWS::Glue::Database": 3,
-        "AWS::Glue::Table": len(BRONZE_TABLES),
+        "AWS::Glue::Table": len(BRONZE_TABLES),  # the application's sources, and quarantine
         "AWS::Athena::WorkGroup": 1,
         # Two handlers, runner, Grafana, the runner's ECS agent, CDK's provider.
         "AWS::IAM::Role": 6,
@@ -348,7 +348,7 @@ def test_existing_sources_are_read_not_created(synth):
     assert not synth.resources("AWS::DynamoDB::Table", existing)
     mappings = synth.resources("AWS::Lambda::EventSourceMapping", existing).values()
     assert {m["Properties"]["EventSourceArn"] for m in mappings} == {
-        EXISTING.kinesis_stream_arn,
+        *EXISTING.kinesis_stream_arns.values(),
         *EXISTING.dynamodb_stream_arns.values(),
     }
     function = synth.resources("AWS::Lambda::Function", existing)[
@@ -412,34 +412,33 @@ def environment_of(synth: Synthesized, function: Any, stack: StreamlakeStack | N
     return properties["Environment"]["Variables"]
 
 
-def test_the_event_contract_in_context_reaches_the_kinesis_handler(synth):
+def test_each_streams_contract_reaches_the_kinesis_handler(synth):
     ingestion = synth.stack.ingestion
     # A shipped contract travels in the code asset: the handler is told its name.
-    assert environment_of(synth, ingestion.kinesis.function)["STREAMLAKE_EVENT_CONTRACT"] == (
-        "camel_case"
-    )
-    assert "STREAMLAKE_EVENT_CONTRACT" not in environment_of(synth, ingestion.dynamodb.function)
-    assert ingestion.event_contract is None
+    variables = environment_of(synth, ingestion.kinesis.function)
+    assert json.loads(variables["STREAMLAKE_EVENT_CONTRACTS"]) == {"events": "default"}
+    assert "STREAMLAKE_EVENT_CONTRACTS" not in environment_of(synth, ingestion.dynamodb.function)
+    assert ingestion.event_contracts == {}
     assert not any(
         "event_contract" in json.dumps(p["Properties"]["Name"])
         for p in synth.resources("AWS::SSM::Parameter").values()
     )
 
 
-def test_an_event_contract_file_is_published_to_ssm_for_the_kinesis_handler(synth):
+def test_a_contract_file_is_published_to_ssm_for_the_kinesis_handler(synth):
     existing = synth.existing
     parameters = {
         logical: p["Properties"]
         for logical, p in synth.resources("AWS::SSM::Parameter", existing).items()
-        if p["Properties"]["Name"] == "/streamlake/existing/event_contract"
+        if p["Properties"]["Name"] == "/streamlake/existing/event_contracts/events"
     }
     ((logical, parameter),) = parameters.items()
     assert parameter["Value"] == SHOP_CONTRACT.read_text()
     assert parameter["Type"] == "String"
     variables = environment_of(synth, existing.ingestion.kinesis.function, existing)
     # A Ref (an SSM parameter's Ref is its name): the function deploys after the parameter.
-    reference = resolve(variables["STREAMLAKE_EVENT_CONTRACT"], {logical: parameter["Name"]})
-    assert reference == "ssm:/streamlake/existing/event_contract"
+    contracts = resolve(variables["STREAMLAKE_EVENT_CONTRACTS"], {logical: parameter["Name"]})
+    assert json.loads(contracts) == {"events": "ssm:/streamlake/existing/event_contracts/events"}
     # The handler may read that one parameter, and the DynamoDB handler none.
     statements = policy_statements(synth, existing.ingestion.kinesis.role, existing)
     assert actions_on(statements, logical) == {"ssm:GetParameter"}
@@ -761,7 +760,6 @@ def test_ssm_parameters_are_the_ones_settings_read(synth, monkeypatch):
     assert settings.athena_workgroup == "streamlake-test"
     assert settings.athena_s3_staging_dir == "s3://the-results/"
     assert settings.gold_database == "streamlake_test_gold"
-    assert settings.kinesis_stream_name == "streamlake-test-events"
     assert settings.source_for("streamlake-test-orders") == "orders"
 
 
