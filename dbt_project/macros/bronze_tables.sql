@@ -43,11 +43,11 @@
     create external table if not exists {{ table }} (
     {%- for column in source.columns.values() %}
         `{{ column.name }}` {{ column.data_type }}
-        {%- if column.meta.glue_comment %} comment '{{ column.meta.glue_comment }}'{% endif %}
+        {%- if column.meta.glue_comment %} comment '{{ hive_text(column.meta.glue_comment) }}'{% endif %}
         {{- ',' if not loop.last }}
     {%- endfor %}
     )
-    comment '{{ athena.comment }}'
+    comment '{{ hive_text(athena.comment) }}'
     partitioned by (
     {%- for key in athena.partition_keys -%}
         `{{ key.name }}` {{ key.data_type }}{{ ', ' if not loop.last }}
@@ -60,4 +60,9 @@
         '{{ key }}' = '{{ value.replace("{lake_root}", lake_root) }}'{{ ',' if not loop.last }}
     {%- endfor %}
     )
+{%- endmacro %}
+
+{#- Text in a Hive DDL string literal: a quote or backslash escaped with a backslash. -#}
+{% macro hive_text(text) -%}
+    {{ return(text | replace('\\', '\\\\') | replace("'", "\\'")) }}
 {%- endmacro %}
