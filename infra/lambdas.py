@@ -155,22 +155,13 @@ class Ingestion(Construct):
                 )
             self._may_decrypt_sources(self.kinesis.role, sources)
             for source, stream in sources.kinesis.items():
-                lambda_.EventSourceMapping(
-                    self,
-                    f"{construct_name(source)}Mapping",
-                    target=self.kinesis.function,
-                    event_source_arn=stream.stream_arn,
-                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                self._mapping(
+                    source,
+                    self.kinesis,
+                    stream.stream_arn,
                     batch_size=config.kinesis_batch_size,
-                    max_batching_window=cdk.Duration.seconds(
-                        config.kinesis_batching_window_seconds
-                    ),
-                    bisect_batch_on_error=True,
-                    report_batch_item_failures=True,
-                    retry_attempts=config.retry_attempts,
-                    max_record_age=cdk.Duration.hours(config.kinesis_max_record_age_hours),
-                    parallelization_factor=1,
-                    on_failure=event_sources.SqsDlq(self.dead_letters),
+                    batching_window_seconds=config.kinesis_batching_window_seconds,
+                    max_record_age_hours=config.kinesis_max_record_age_hours,
                 )
 
         self.dynamodb: Handler | None = None
@@ -193,23 +184,42 @@ class Ingestion(Construct):
             )
             self._may_decrypt_sources(self.dynamodb.role, sources)
             for source, table in sources.dynamodb.items():
-                lambda_.EventSourceMapping(
-                    self,
-                    f"{construct_name(source)}Mapping",
-                    target=self.dynamodb.function,
-                    event_source_arn=table.stream_arn,
-                    starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                self._mapping(
+                    source,
+                    self.dynamodb,
+                    table.stream_arn,
                     batch_size=config.dynamodb_batch_size,
-                    max_batching_window=cdk.Duration.seconds(
-                        config.dynamodb_batching_window_seconds
-                    ),
-                    bisect_batch_on_error=True,
-                    report_batch_item_failures=True,
-                    retry_attempts=config.retry_attempts,
-                    max_record_age=cdk.Duration.hours(config.dynamodb_max_record_age_hours),
-                    parallelization_factor=1,
-                    on_failure=event_sources.SqsDlq(self.dead_letters),
+                    batching_window_seconds=config.dynamodb_batching_window_seconds,
+                    max_record_age_hours=config.dynamodb_max_record_age_hours,
                 )
+
+    def _mapping(
+        self,
+        source: str,
+        handler: Handler,
+        stream_arn: str,
+        *,
+        batch_size: int,
+        batching_window_seconds: int,
+        max_record_age_hours: int,
+    ) -> None:
+        """A source's stream to its handler: bisected and retried on error, a failed
+        record's batch reported, what gives up sent to the dead-letter queue."""
+        lambda_.EventSourceMapping(
+            self,
+            f"{construct_name(source)}Mapping",
+            target=handler.function,
+            event_source_arn=stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=batch_size,
+            max_batching_window=cdk.Duration.seconds(batching_window_seconds),
+            bisect_batch_on_error=True,
+            report_batch_item_failures=True,
+            retry_attempts=self._config.retry_attempts,
+            max_record_age=cdk.Duration.hours(max_record_age_hours),
+            parallelization_factor=1,
+            on_failure=event_sources.SqsDlq(self.dead_letters),
+        )
 
     @property
     def handlers(self) -> tuple[Handler, ...]:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,18 +145,25 @@ def _isolated_environment(emulator: AthenaEmulator) -> dict[str, str]:
     return environment
 
 
-@pytest.fixture(scope="module")
-def aws_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
-    with AthenaEmulator(STATEMENT_LOG) as emulator:
+@contextmanager
+def emulated_account(log: Path, cache_dir: Path | None = None) -> Iterator[AthenaEmulator]:
+    """The emulator with the lake's bucket and a workgroup as the CDK app makes it: engine
+    v3, its results location enforced."""
+    with AthenaEmulator(log, cache_dir=cache_dir) as emulator:
         emulator.client("s3").create_bucket(Bucket=BUCKET)
         emulator.client("athena").create_work_group(
             Name=WORKGROUP,
             Configuration={
-                # As the CDK app's workgroup: engine v3, results location enforced.
                 "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
                 "EnforceWorkGroupConfiguration": True,
             },
         )
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def aws_build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
+    with emulated_account(STATEMENT_LOG) as emulator:
         plan = deliveries(generate(SMALL_PLAN), DeliveryConfig(seed=3))
         land(emulator, plan, LAKE)
         build = AwsBuild(

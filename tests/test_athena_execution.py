@@ -174,10 +174,14 @@ class Built:
     steps: dict[str, Step]
 
 
-def _local_tables(settings: Settings) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+def _local_tables(
+    settings: Settings, layers: dict[str, list[str]] | None = None
+) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """Each table of `layers` (layer -> names; the shop's Silver, seeds and Gold by default)
+    as (its columns, its rows but the bookkeeping columns, in order)."""
     tables = {}
     with open_lake(settings) as con:
-        for layer, names in (("silver", [*SILVER, *SEEDS]), ("gold", GOLD)):
+        for layer, names in (layers or {"silver": [*SILVER, *SEEDS], "gold": GOLD}).items():
             for name in names:
                 columns = [
                     row[0]

@@ -25,7 +25,6 @@ import pytest
 import yaml
 
 from athena_emulator.landing import land
-from athena_emulator.server import AthenaEmulator
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.workload import WorkloadConfig, generate
@@ -36,13 +35,12 @@ from ingestion.store import LakeStore
 from tests.conftest import PASCAL_CASE_ATTRIBUTES, read_area
 from tests.projects import project_copy
 from tests.test_athena import (
-    BUCKET,
     DATABASES,
     LAKE,
     STATEMENT_LOG,
-    WORKGROUP,
     AwsBuild,
     _isolated_environment,
+    emulated_account,
 )
 from tests.test_lakehouse import BOOKKEEPING, GOLD, SILVER, snapshot
 
@@ -270,15 +268,7 @@ def pascal_case_aws(
     builds with tests)."""
     cache = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="s3-cache-"))
     log = STATEMENT_LOG.with_name("attribute_names.log")
-    with AthenaEmulator(log, cache_dir=cache) as emulator:
-        emulator.client("s3").create_bucket(Bucket=BUCKET)
-        emulator.client("athena").create_work_group(
-            Name=WORKGROUP,
-            Configuration={
-                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
-                "EnforceWorkGroupConfiguration": True,
-            },
-        )
+    with emulated_account(log, cache_dir=cache) as emulator:
         land(emulator, application_plan, LAKE)
         build = AwsBuild(
             emulator=emulator,

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from athena_emulator.landing import land
-from athena_emulator.server import AthenaEmulator
 from flows.demo_app.delivery import DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
 from flows.demo_app.workload import generate
@@ -26,13 +25,12 @@ from flows.warehouse.lakehouse import PROJECT_DIR, dbt_environment, run_dbt
 from ingestion.settings import Settings
 from tests.projects import project_copy
 from tests.test_athena import (
-    BUCKET,
     LAKE,
     SMALL_PLAN,
     STATEMENT_LOG,
-    WORKGROUP,
     AwsBuild,
     _isolated_environment,
+    emulated_account,
 )
 
 pytestmark = pytest.mark.slow
@@ -87,15 +85,7 @@ def test_an_undeclared_column_fails_the_local_build_by_name(project: Path, tmp_p
 
 @pytest.fixture(scope="module")
 def aws(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsBuild]:
-    with AthenaEmulator(STATEMENT_LOG.with_name("declared_columns.log")) as emulator:
-        emulator.client("s3").create_bucket(Bucket=BUCKET)
-        emulator.client("athena").create_work_group(
-            Name=WORKGROUP,
-            Configuration={
-                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
-                "EnforceWorkGroupConfiguration": True,
-            },
-        )
+    with emulated_account(STATEMENT_LOG.with_name("declared_columns.log")) as emulator:
         land(emulator, deliveries(generate(SMALL_PLAN), DeliveryConfig(seed=3)), LAKE)
         build = AwsBuild(
             emulator=emulator,

@@ -32,12 +32,13 @@ import pytest
 from flows.demo_app.delivery import Delivery
 from flows.demo_app.feed import feed
 from flows.demo_app.lambda_events import dynamodb_record, kinesis_record
-from flows.warehouse.lakehouse import PROJECT_DIR, open_lake, run_dbt
+from flows.warehouse.lakehouse import PROJECT_DIR, run_dbt
 from ingestion.application import event_contracts, load_application
 from ingestion.settings import Settings
 from tests.projects import project_copy
-from tests.test_athena_execution import _aws_tables
+from tests.test_athena_execution import _aws_tables, _local_tables
 from tests.test_cli import streamlake
+from tests.test_lakehouse import BOOKKEEPING
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,6 @@ STUDIO = PROJECT_DIR / "examples" / "studio"
 TABLE = "StudioTable"
 STREAM = "StudioAppActivity"
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-BOOKKEEPING = {"_processed_at", "_first_processed_at", "_ingested_at"}
 
 
 def studio_project(root: Path) -> Path:
@@ -192,26 +192,6 @@ class Built:
     aws: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 
 
-def local_tables(settings: Settings, models: dict[str, list[str]]) -> dict[str, Any]:
-    tables = {}
-    with open_lake(settings) as con:
-        for layer, names in models.items():
-            for name in names:
-                columns = [
-                    row[0]
-                    for row in con.execute(
-                        "select column_name from information_schema.columns where "
-                        "table_catalog = 'lake' and table_schema = ? and table_name = ? "
-                        "order by ordinal_position",
-                        [layer, name],
-                    ).fetchall()
-                ]
-                kept = ", ".join(f'"{c}"' for c in columns if c not in BOOKKEEPING)
-                rows = con.execute(f'select {kept} from lake.{layer}."{name}" order by all')
-                tables[f"{layer}.{name}"] = (columns, rows.fetchall())
-    return tables
-
-
 MODELS = {
     "silver": ["members", "bookings", "sessions", "app_activity"],
     "gold": ["studio_daily", "pipeline_health"],
@@ -243,7 +223,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
             env=app, timeout=900,
         )  # fmt: skip
         assert cli.returncode == 0, cli.stdout[-4000:] + cli.stderr
-    return Built(project, lake, local_tables(settings, MODELS), _aws_tables(lake))
+    return Built(project, lake, _local_tables(settings, MODELS), _aws_tables(lake))
 
 
 def rows_of(built: Built, table: str, *columns: str) -> list[tuple[Any, ...]]:

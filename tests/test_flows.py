@@ -542,6 +542,21 @@ def test_a_rule_naming_an_unknown_column_is_refused(reference) -> None:
         evaluate([bad], LocalWarehouse(reference), reference)
 
 
+def test_a_rule_of_a_gold_model_the_project_lacks_is_skipped_and_said(reference) -> None:
+    """An application brought in place of the demo shop keeps the shop's rules until the
+    user deletes them: they are skipped with a line, the others still evaluated."""
+    gone = REVENUE_RULE.model_copy(update={"name": "refunds_high", "model": "refunds"})
+    said: list[str] = []
+    results = evaluate(
+        [gone, REVENUE_RULE], LocalWarehouse(reference), reference, on_skipped=said.append
+    )
+    assert [r.rule.name for r in results] == ["revenue_30d_low"]
+    assert said == [
+        "alert rule refunds_high reads the Gold model refunds, which the project does not "
+        "have: skipped (delete it from flows/alert_rules.yml)"
+    ]
+
+
 def test_the_writer_lock_refuses_a_second_writer_and_frees_on_death(tmp_path) -> None:
     settings = Settings(lake_root=str(tmp_path / "lake"))
     with (

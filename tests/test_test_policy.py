@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 
 from athena_emulator.landing import land
-from athena_emulator.server import AthenaEmulator
 from flows.alerts import evaluate, load_rules, rules_path
 from flows.demo_app.delivery import Delivery, DeliveryConfig, deliveries
 from flows.demo_app.feed import feed
@@ -42,13 +41,12 @@ from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, open_lake, run
 from flows.warehouse.manifest import model_names
 from ingestion.settings import Settings
 from tests.test_athena import (
-    BUCKET,
     DATABASES,
     LAKE,
     STATEMENT_LOG,
-    WORKGROUP,
     AwsBuild,
     _isolated_environment,
+    emulated_account,
 )
 from tests.test_lakehouse import GOLD as LAKEHOUSE_GOLD
 
@@ -200,17 +198,9 @@ def aws_built(
     aws target: create_bronze_tables, `dbt build` (unit tests aside: one that
     mocks `this` needs its model built first) and `dbt test` of the unit tests."""
     cache = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp(), prefix="s3-cache-"))
-    with AthenaEmulator(
+    with emulated_account(
         STATEMENT_LOG.with_name("policy_statements.log"), cache_dir=cache
     ) as emulator:
-        emulator.client("s3").create_bucket(Bucket=BUCKET)
-        emulator.client("athena").create_work_group(
-            Name=WORKGROUP,
-            Configuration={
-                "ResultConfiguration": {"OutputLocation": f"s3://{BUCKET}/athena-results/"},
-                "EnforceWorkGroupConfiguration": True,
-            },
-        )
         land(emulator, surprise_plan, LAKE)
         build = AwsBuild(
             emulator=emulator,

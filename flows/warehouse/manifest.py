@@ -6,6 +6,7 @@ checked against this list before any of them reaches SQL.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 from dataclasses import dataclass
@@ -68,9 +69,13 @@ def gold_models(settings: Settings) -> dict[str, GoldModel]:
 @lru_cache(maxsize=1)
 def project_manifest() -> dict:
     """The project's manifest as its files say now: parsed once per process, into a
-    target folder of its own (what generated files and tests derive from)."""
-    run_dbt(Settings(), ["parse", "--quiet", "--target-path", str(PARSE_TARGET)])
-    return json.loads((PARSE_TARGET / "manifest.json").read_text(encoding="utf-8"))
+    target folder of its own (what generated files and tests derive from). Processes
+    that ask at once take turns, so that none reads a manifest another is writing."""
+    PARSE_TARGET.mkdir(parents=True, exist_ok=True)
+    with open(PARSE_TARGET / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run_dbt(Settings(), ["parse", "--quiet", "--target-path", str(PARSE_TARGET)])
+        return json.loads((PARSE_TARGET / "manifest.json").read_text(encoding="utf-8"))
 
 
 def layer_models(layer: str, platform: bool = False) -> list[str]:
