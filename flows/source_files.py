@@ -526,7 +526,14 @@ def _text_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _short_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.SequenceNode:
+    """A short list of names on one line ([a, b]), as the project's hand-written YAML has it."""
+    flow = all(isinstance(item, str | int) for item in value) and len(str(value)) <= 60
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
 _Dumper.add_representer(str, _text_block)
+_Dumper.add_representer(list, _short_list)
 
 
 def dump_yaml(document: dict[str, Any]) -> str:

@@ -259,7 +259,7 @@ def test_streamlake_dbt_worker_serves_the_lakes_dbt_commands(tmp_path) -> None:
             timeout=120,
             check=True,
         )
-        assert "streamlake.gold.key_metrics" in listed.stdout
+        assert "streamlake.gold.shop.key_metrics" in listed.stdout
         # ... in a fork of the worker, which notes each command it runs, on its parse.
         served = worker.stdout.readline()
         assert served.startswith("dbt ls --resource-type model"), served
