@@ -233,16 +233,34 @@ def simulate(
     lake_root: LakeRootOption = None,
     events: Annotated[int, typer.Option(min=0, help="Analytics events on Kinesis.")] = 20_000,
     orders: Annotated[int, typer.Option(min=0, help="Orders placed in DynamoDB.")] = 2_000,
-    customers: Annotated[int, typer.Option(min=1)] = 200,
-    products: Annotated[int, typer.Option(min=1)] = 60,
+    customers: Annotated[int, typer.Option(min=1, help="Customers in DynamoDB.")] = 200,
+    products: Annotated[int, typer.Option(min=1, help="Products in DynamoDB.")] = 60,
     days: Annotated[int, typer.Option(min=1, help="Days of history the workload spans.")] = 14,
     seed: Annotated[int, typer.Option(help="Same seed, same workload.")] = 7,
-    late_fraction: Annotated[float, typer.Option(min=0, max=1)] = 0.02,
-    duplicate_fraction: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
-    out_of_order_fraction: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
-    malformed_fraction: Annotated[float, typer.Option(min=0, max=1)] = 0.0,
-    kinesis_batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 10_000,
-    dynamodb_batch_size: Annotated[int, typer.Option(min=1, max=1_000)] = 1_000,
+    late_fraction: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Share of events that arrive days after they happened."),
+    ] = 0.02,
+    duplicate_fraction: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Share of batches Lambda delivers a second time."),
+    ] = 0.0,
+    out_of_order_fraction: Annotated[
+        float,
+        typer.Option(min=0, max=1, help="Share of batches swapped with their shard's next one."),
+    ] = 0.0,
+    malformed_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1, help="Extra records a producer got wrong, per batch (quarantined)."
+        ),
+    ] = 0.0,
+    kinesis_batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Records per Kinesis batch to the handler.")
+    ] = 10_000,
+    dynamodb_batch_size: Annotated[
+        int, typer.Option(min=1, max=1_000, help="Records per DynamoDB Streams batch.")
+    ] = 1_000,
 ) -> None:
     """Simulate the application and land its stream records in Bronze through the handlers."""
     settings = _settings(lake_root)

@@ -18,8 +18,8 @@ from ingestion.settings import Settings
 
 # Where the project's own parse goes, apart from any lake's target folder.
 PARSE_TARGET = PROJECT_DIR / "target" / "project_parse"
-# The platform's own Gold models (pipeline_health, data_quality) are in this group.
-PLATFORM_GROUP = "platform"
+# The platform's own Gold models (pipeline_health, data_quality) carry this tag.
+PLATFORM_TAG = "platform"
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -86,7 +86,7 @@ def layer_models(layer: str, platform: bool = False) -> list[str]:
         for node in project_manifest()["nodes"].values()
         if node["resource_type"] == "model"
         and node["fqn"][1] == layer
-        and (platform or layer != "gold" or node["config"]["group"] != PLATFORM_GROUP)
+        and (platform or PLATFORM_TAG not in node["tags"])
     )
 
 
