@@ -41,7 +41,7 @@ from flows.prefect_server import (
 )
 from flows.sources_cli import sources_app
 from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
-from flows.warehouse.writer_lock import WriterBusy
+from flows.warehouse.writer_lock import LeaseLost, WriterBusy
 from grafana.builder.cli import dashboards_app
 from ingestion.observability import send_logs_to
 from ingestion.settings import Settings
@@ -641,7 +641,7 @@ def main() -> None:
     ) as error:
         errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(2)
-    except (PrefectServerError, WriterBusy, EmulatorBusy) as error:
+    except (PrefectServerError, WriterBusy, LeaseLost, EmulatorBusy) as error:
         errors.print(f"[red]error:[/] {escape(str(error))}")
         sys.exit(1)
 

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ingestion.event_contract import (
@@ -38,7 +38,11 @@ def normalise_source_name(name: str) -> str:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STREAMLAKE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="STREAMLAKE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     target: Literal["local", "aws"] = "local"
@@ -46,7 +50,15 @@ class Settings(BaseSettings):
         default="./lake",
         description="A local folder, or an s3://bucket/prefix URI, for bronze/ and quarantine/.",
     )
-    aws_region: str = "us-east-1"
+    aws_region: str = Field(
+        default="us-east-1",
+        # The AWS SDKs' own variables come before the default: a stack in another
+        # region is reached without naming it twice.
+        validation_alias=AliasChoices(
+            "STREAMLAKE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "aws_region"
+        ),
+        description="STREAMLAKE_AWS_REGION, else AWS_REGION, else AWS_DEFAULT_REGION.",
+    )
     s3_endpoint_url: str | None = Field(
         default=None, description="Only for S3 stand-ins such as moto; empty means AWS itself."
     )
@@ -143,6 +155,18 @@ class Settings(BaseSettings):
     )
     writer_wait_seconds: float = Field(
         default=600, ge=0, description="How long a writer waits for the catalog before giving up."
+    )
+    writer_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=120,
+        description=(
+            "The S3 writer lease: a holder renews it every quarter of this, and a lease "
+            "not renewed for this long is taken over (flows/warehouse/writer_lock.py)."
+        ),
+    )
+    writer_poll_seconds: float = Field(
+        default=2, gt=0, le=60, description="How often a waiting writer looks at the lease."
     )
     alert_rules_path: str = "flows/alert_rules.yml"
     alert_webhook_url: str | None = Field(

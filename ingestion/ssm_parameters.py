@@ -66,10 +66,10 @@ class SsmParameterSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        prefix = self.current_state.get("ssm_prefix")
+        prefix = self._current("ssm_prefix")
         if not prefix:
             return {}
-        region = self.current_state.get("aws_region") or self._default("aws_region")
+        region = self._current("aws_region") or self._default("aws_region")
         fields = self.settings_cls.model_fields
         values: dict[str, Any] = {}
         for setting, raw in read_published(prefix, region).items():
@@ -78,6 +78,13 @@ class SsmParameterSource(PydanticBaseSettingsSource):
                 continue
             values[setting] = json.loads(raw) if self.field_is_complex(field) else raw
         return values
+
+    def _current(self, name: str) -> Any:
+        """A value the earlier sources found, under the field's name or any of its aliases
+        (aws_region is found under STREAMLAKE_AWS_REGION, AWS_REGION or AWS_DEFAULT_REGION)."""
+        alias = self.settings_cls.model_fields[name].validation_alias
+        names = [name, *(getattr(alias, "choices", None) or ([alias] if alias else []))]
+        return next((self.current_state[n] for n in names if n in self.current_state), None)
 
     def _default(self, name: str) -> Any:
         return self.settings_cls.model_fields[name].default

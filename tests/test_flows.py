@@ -590,30 +590,6 @@ def test_the_writer_lock_refuses_a_second_writer_and_frees_on_death(tmp_path) ->
         pass  # the kernel released the dead holder's lock
 
 
-def test_the_s3_lease_admits_one_writer_and_outlives_a_dead_one() -> None:
-    from flows.warehouse import writer_lock
-
-    settings = Settings(lake_root="s3://streamlake-lock-test/lake", target="aws")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=settings.aws_region)
-        s3.create_bucket(Bucket="streamlake-lock-test")
-        with (
-            catalog_writer(settings, "transform"),
-            pytest.raises(WriterBusy),
-            catalog_writer(settings, "maintenance", wait_seconds=0),
-        ):
-            pass
-        assert "Contents" not in s3.list_objects_v2(Bucket="streamlake-lock-test")
-        stale = datetime.now(UTC) - timedelta(seconds=writer_lock.LEASE_SECONDS + 60)
-        s3.put_object(
-            Bucket="streamlake-lock-test",
-            Key="lake/catalog/writer.lock",
-            Body=json.dumps({"since": stale.isoformat(), "token": "dead"}).encode(),
-        )
-        with catalog_writer(settings, "transform", wait_seconds=0):
-            pass
-
-
 def test_retries_cover_transient_failures_only(monkeypatch) -> None:
     from flows import transform as transform_module
     from flows.warehouse.dbt_invocation import (

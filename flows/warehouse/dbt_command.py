@@ -22,6 +22,12 @@ disk again, about 0.15 s of CPU a session on the 2-core VM, a third of a
 `dbt build`'s CPU against the Athena emulator. The files are the installed
 package's and never change while the process lives.
 
+A process that holds the S3 writer lease runs its dbt command with
+`--writer-lease-file <path>` first (flows/warehouse/lakehouse.py run_dbt): the
+flag is taken off the arguments, and every AWS write of the command checks the
+lease's state file first, so dbt stops before its next statement once the lease
+is lost or its holder has died (flows/warehouse/writer_lock.py).
+
 When a warm dbt worker listens for the command's target folder
 (`streamlake dbt-worker`, flows/warehouse/dbt_worker.py), the command runs in a fork of
 it instead, which has dbt imported already; the arguments, output and exit
@@ -47,6 +53,9 @@ def run(args: list[str]) -> int:
     """Run one dbt command, in the lake's dbt worker if one listens, else in this
     process, which should end soon after; returns dbt's exit code."""
     return run_measured(args)[0]
+
+
+LEASE_FLAG = "--writer-lease-file"
 
 
 def run_measured(args: list[str]) -> tuple[int, float]:
@@ -75,6 +84,7 @@ def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
     """run_here() on a parse of the project made earlier in this process (the dbt worker's)."""
     from flows.warehouse.parsed_project import run_on  # noqa: PLC0415 (imports dbt)
 
+    args = _guard_writes(args)
     if _targets_aws(args):
         share_botocore_loader()
     return run_on(parsed, args)
@@ -82,6 +92,7 @@ def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
 
 def run_here(args: list[str]) -> int:
     """Run one dbt command in this process; returns dbt's exit code."""
+    args = _guard_writes(args)
     gc.disable()
     try:
         from dbt.cli.main import cli  # noqa: PLC0415 (imported with the collector off)
@@ -98,6 +109,18 @@ def run_here(args: list[str]) -> int:
     finally:
         gc.freeze()
     return 0
+
+
+def _guard_writes(args: list[str]) -> list[str]:
+    """The arguments without LEASE_FLAG; with it, this process's AWS writes check the
+    lease first, for the rest of its life (it runs this one command)."""
+    if LEASE_FLAG not in args[:-1]:
+        return args
+    from flows.warehouse import writer_lock  # noqa: PLC0415 (boto3: the aws target only)
+
+    at = args.index(LEASE_FLAG)
+    writer_lock.guard_writes(writer_lock.state_file_check(Path(args[at + 1])))
+    return args[:at] + args[at + 2 :]
 
 
 def _targets_aws(args: list[str]) -> bool:

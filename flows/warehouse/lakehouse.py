@@ -13,7 +13,9 @@ from typing import Literal
 
 import duckdb
 
+from flows.warehouse.dbt_command import LEASE_FLAG
 from flows.warehouse.duckdb_connect import connect
+from flows.warehouse.writer_lock import S3Lease, current_hold
 from ingestion.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -110,17 +112,35 @@ def run_dbt(
     test_scope: TestScope = "all",
     project_dir: Path = PROJECT_DIR,
 ) -> None:
-    """Run a dbt command against this project (or a copy of it) and its profiles.yml.
+    """Run a dbt command against this project (or a copy of it) and its profiles.yml;
+    DbtFailed when it fails."""
+    code = dbt_exit_code(settings, args, test_scope, project_dir)
+    if code != 0:
+        raise DbtFailed(f"dbt {' '.join(args)} failed with exit code {code}")
+
+
+def dbt_exit_code(
+    settings: Settings,
+    args: list[str],
+    test_scope: TestScope = "all",
+    project_dir: Path = PROJECT_DIR,
+) -> int:
+    """Run a dbt command against this project (or a copy of it) and its profiles.yml;
+    dbt's exit code.
 
     In a child process: dbt-duckdb keeps its DuckDB (and so the DuckLake catalog)
     attached for the life of the process, and a catalog file can be attached
     only once per process. The child is flows.warehouse.dbt_command: dbt's command line
-    with the garbage collector set for a short-lived process.
+    with the garbage collector set for a short-lived process. When this process
+    holds the S3 writer lease, the child checks it before each AWS write.
     """
+    lease = current_hold()
+    guard = [LEASE_FLAG, str(lease.state_file)] if isinstance(lease, S3Lease) else []
     command = [
         sys.executable,
         "-m",
         "flows.warehouse.dbt_command",
+        *guard,
         *args,
         "--project-dir",
         str(project_dir),
@@ -128,9 +148,7 @@ def run_dbt(
         str(project_dir),
     ]
     env = {**os.environ, **dbt_environment(settings, test_scope)}
-    completed = subprocess.run(command, env=env, cwd=project_dir, check=False)
-    if completed.returncode != 0:
-        raise DbtFailed(f"dbt {' '.join(args)} failed with exit code {completed.returncode}")
+    return subprocess.run(command, env=env, cwd=project_dir, check=False).returncode
 
 
 @contextmanager
