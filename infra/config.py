@@ -145,6 +145,10 @@ class InfraConfig(BaseModel):
     # Interface endpoints beside NAT: AWS API traffic stays off the internet, at
     # about 7 USD a month per endpoint and zone. Always made when there is no NAT.
     runner_interface_endpoints: bool = False
+    # The low-cost network: the task in a public subnet with a public IP, no NAT
+    # gateway and no interface endpoints. Inbound stays closed (no inbound rule);
+    # its AWS and Prefect calls leave through the internet gateway, over TLS.
+    runner_public_ip: bool = False
     # The transform's schedule, given to the runner and watched by its alarm.
     transform_interval_seconds: int = Field(
         default=Settings.model_fields["transform_interval_seconds"].default, ge=60
@@ -261,8 +265,13 @@ class InfraConfig(BaseModel):
             raise ValueError("a runner task needs prefect_api_url: the Prefect API it serves to")
         if bool(self.runner_vpc_id) != bool(self.runner_subnet_ids):
             raise ValueError("give runner_vpc_id and runner_subnet_ids together")
+        if self.runner_public_ip and (self.runner_vpc_id or self.runner_interface_endpoints):
+            raise ValueError(
+                "runner_public_ip puts the runner in the stack's own VPC without NAT or "
+                "interface endpoints: leave out runner_vpc_id and runner_interface_endpoints"
+            )
         if self.prefect_api == "cloud":
-            if not self.runner_vpc_id and self.runner_nat_gateways == 0:
+            if self.runner_isolated:
                 raise ValueError(
                     "Prefect Cloud is on the internet: the runner's VPC needs a NAT gateway "
                     "(runner_nat_gateways >= 1), or name a VPC of yours (runner_vpc_id)"
@@ -319,7 +328,13 @@ class InfraConfig(BaseModel):
     @property
     def runner_isolated(self) -> bool:
         """The stack's own VPC without NAT: AWS is reached through endpoints only."""
-        return not self.runner_vpc_id and self.runner_nat_gateways == 0
+        own_vpc = not self.runner_vpc_id and not self.runner_public_ip
+        return own_vpc and self.runner_nat_gateways == 0
+
+    @property
+    def runner_nat(self) -> int:
+        """The NAT gateways the stack's VPC gets: none for a runner with a public IP."""
+        return 0 if self.runner_public_ip else self.runner_nat_gateways
 
     @property
     def application(self) -> Application:

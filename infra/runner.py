@@ -56,6 +56,7 @@ STOP_TIMEOUT_SECONDS = 120
 PREFECT_API_URL_PARAMETER = "prefect/api_url"  # under the SSM prefix, apart from Settings'
 PLACEHOLDER_API_URL = "unset: give prefect_api_url in the CDK context"
 TRANSFORMS_FINISHED_METRIC = "TransformsFinished"
+NO_TASK_WARNING = "@streamlake/runner:noTask"
 AVAILABILITY_ZONES = 2
 # config.runner_architecture: the task's CPU and the platform its image is built for.
 ARCHITECTURES = {
@@ -210,7 +211,7 @@ class Runner(Construct):
             cluster=self.cluster,
             task_definition=self.task_definition,
             desired_count=config.runner_tasks,
-            assign_public_ip=False,
+            assign_public_ip=config.runner_public_ip,
             vpc_subnets=subnets,
             security_groups=[self.security_group],
             # The old task stops before the new one starts: `serve` pauses its
@@ -222,6 +223,14 @@ class Runner(Construct):
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
             enable_ecs_managed_tags=True,
         )
+        if config.runner_tasks == 0:
+            # Deployable on purpose (the Prefect key goes in between two deploys), but
+            # a stack whose runner never runs must not pass unnoticed.
+            cdk.Annotations.of(self.service).add_warning_v2(
+                NO_TASK_WARNING,
+                "the runner gets 0 tasks: no transform or maintenance will run. Deploy "
+                "with -c prefect_api_url=<your Prefect API> (docs/aws.md, step 4).",
+            )
         self.transform_alarm = self._transform_alarm()
         operations.notify(self.transform_alarm)
 
@@ -258,21 +267,22 @@ class Runner(Construct):
         private = (
             ec2.SubnetType.PRIVATE_ISOLATED if isolated else ec2.SubnetType.PRIVATE_WITH_EGRESS
         )
+        public = ec2.SubnetConfiguration(
+            name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
+        )
         subnet_configuration = [
             ec2.SubnetConfiguration(name="Private", subnet_type=private, cidr_mask=24)
         ]
-        if not isolated:  # the NAT gateways' home
-            subnet_configuration.append(
-                ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
-                )
-            )
+        if config.runner_public_ip:  # the task's own home: no private subnet, no NAT
+            subnet_configuration = [public]
+        elif not isolated:  # the NAT gateways' home
+            subnet_configuration.append(public)
         vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(config.runner_vpc_cidr),
             max_azs=AVAILABILITY_ZONES,
-            nat_gateways=config.runner_nat_gateways,
+            nat_gateways=config.runner_nat,
             subnet_configuration=subnet_configuration,
             # Free, and keeps lake and image-layer traffic off the NAT gateway.
             gateway_endpoints={
@@ -286,6 +296,8 @@ class Runner(Construct):
             },
         )
         self._acknowledge_default_group_provider()
+        if config.runner_public_ip:
+            return vpc, ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
         return vpc, ec2.SubnetSelection(subnet_type=private)
 
     def _interface_endpoints(self, subnets: ec2.SubnetSelection) -> None:

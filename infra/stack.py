@@ -25,6 +25,7 @@ from infra.catalog import Catalog
 from infra.config import InfraConfig
 from infra.lambdas import Ingestion
 from infra.operations import Operations
+from infra.published_sources import publish_sources
 from infra.runner import AVAILABILITY_ZONES, Runner
 from infra.sources import Sources
 from infra.storage import WAREHOUSE, LakeStorage
@@ -64,6 +65,7 @@ class StreamlakeStack(cdk.Stack):
                 "source_aliases": json.dumps(config.source_aliases, sort_keys=True),
             },
         )
+        self.published_sources = publish_sources(self.operations, config, self.sources)
         self.runner = Runner(
             self,
             "Runner",

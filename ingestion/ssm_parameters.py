@@ -28,6 +28,11 @@ PUBLISHED_SETTINGS: dict[str, str] = {
 }
 
 
+# Beside the settings, for `streamlake doctor` only: JSON of each Bronze source and
+# the DynamoDB table or Kinesis stream the stack wired to it (infra/published_sources.py).
+SOURCES_PARAMETER = "sources"
+
+
 def parameter_name(prefix: str, setting: str) -> str:
     """The SSM parameter that publishes `setting` under `prefix`."""
     return f"{prefix.rstrip('/')}/{setting}"

@@ -78,6 +78,14 @@ ISOLATED = InfraConfig(
     log_retention_days=90,
     transform_interval_seconds=600,
 )
+# The low-cost network of docs/aws.md: a public IP instead of NAT and endpoints.
+PUBLIC = InfraConfig(
+    env_name="public",
+    account=ACCOUNT,
+    region=REGION,
+    prefect_api_url=CLOUD_URL,
+    runner_public_ip=True,
+)
 # Environment-agnostic, no API URL yet: the service waits with no task.
 NAMED = InfraConfig(
     env_name="named",
@@ -94,6 +102,7 @@ class Runners:
     stacks: dict[str, StreamlakeStack]
     templates: dict[str, dict[str, Any]]
     outdir: Path
+    warnings: dict[str, list[str]]
 
     def resources(self, name: str, kind: str) -> dict[str, Any]:
         resources = self.templates[name]["Resources"]
@@ -136,12 +145,24 @@ def runners(tmp_path_factory: pytest.TempPathFactory) -> Runners:
         stacks = {"cloud": add_streamlake(app)}
         stacks["isolated"] = StreamlakeStack(app, ISOLATED)
         stacks["named"] = StreamlakeStack(app, NAMED)
+        stacks["public"] = StreamlakeStack(app, PUBLIC)
         assembly = app.synth()
     templates = {
         name: assembly.get_stack_by_name(stack.stack_name).template
         for name, stack in stacks.items()
     }
-    return Runners(app, stacks, templates, outdir)
+    warnings = {
+        name: [
+            entry["data"]
+            for entries in json.loads(
+                (outdir / f"{stack.stack_name}.metadata.json").read_text()
+            ).values()
+            for entry in entries
+            if entry["type"] == "aws:cdk:warning"
+        ]
+        for name, stack in stacks.items()
+    }
+    return Runners(app, stacks, templates, outdir, warnings)
 
 
 # ---------------------------------------------------------------- the Dockerfile
@@ -489,6 +510,32 @@ def test_a_vpc_named_in_context_is_used_instead_of_a_new_one(runners):
     assert [g["Properties"]["VpcId"] for g in group.values()] == [NAMED.runner_vpc_id]
 
 
+def test_the_low_cost_network_has_a_public_ip_and_no_nat_or_endpoints(runners):
+    _, service = runners.only("public", "AWS::ECS::Service")
+    network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "ENABLED"
+    subnets = runners.resources("public", "AWS::EC2::Subnet")
+    assert len(subnets) == 2 and all("Public" in name for name in subnets)
+    assert sorted(subnet["Ref"] for subnet in network["Subnets"]) == sorted(subnets)
+    assert not runners.resources("public", "AWS::EC2::NatGateway")
+    assert len(runners.resources("public", "AWS::EC2::InternetGateway")) == 1
+    endpoints = runners.resources("public", "AWS::EC2::VPCEndpoint").values()
+    assert [e["Properties"]["VpcEndpointType"] for e in endpoints] == ["Gateway"]  # S3, free
+    # Inbound stays closed: the same security group as behind NAT.
+    group = runners.stacks["public"].runner.security_group
+    properties = runners.resources("public", "AWS::EC2::SecurityGroup")[
+        runners.logical_id("public", group)
+    ]["Properties"]
+    assert "SecurityGroupIngress" not in properties
+    assert not runners.resources("public", "AWS::EC2::SecurityGroupIngress")
+
+
+def test_synthesis_warns_when_the_runner_gets_no_task(runners):
+    (warning,) = runners.warnings["named"]
+    assert "the runner gets 0 tasks" in warning and "prefect_api_url" in warning
+    assert runners.warnings["cloud"] == runners.warnings["public"] == []
+
+
 def test_the_runners_log_is_kept_as_configured_and_encrypted(runners):
     for name, days in (("cloud", 30), ("isolated", 90)):
         stack = runners.stacks[name]
@@ -667,6 +714,11 @@ def test_without_an_api_url_the_service_waits_with_no_task_and_a_quiet_alarm(run
         ({"runner_desired_count": 2}, "runner_desired_count"),
         ({"runner_desired_count": 1}, "needs prefect_api_url"),
         ({"prefect_server_cidr": "10.20.0.0/33"}, "prefect_server_cidr"),
+        ({"runner_public_ip": True, "runner_interface_endpoints": True}, "runner_public_ip"),
+        (
+            {"runner_public_ip": True, "runner_vpc_id": "vpc-0123456789abcdef0"},
+            "runner_public_ip",
+        ),
     ],
 )
 def test_a_runner_that_could_not_deploy_is_refused_before_synthesis(values, message):
@@ -690,8 +742,9 @@ def test_cdk_nag_cfn_lint_and_checkov_pass_every_runner_variant(runners):
         (v.rule_name, [r.construct_path for r in v.violating_resources]) for v in report.violations
     ] == []
     # The cloud variant differs from test_infra_stack.py's stack only in values; the
-    # other two have resources of their own (endpoints, a named VPC, a given secret).
-    variants = ("isolated", "named")
+    # others have resources of their own (endpoints, a named VPC, a given secret, a
+    # public IP).
+    variants = ("isolated", "named", "public")
     for name in variants:
         matches = lint(json.dumps(runners.templates[name]), regions=[REGION])
         assert {m.rule.id for m in matches} <= {"W3005"}, (name, [str(m) for m in matches])
