@@ -31,7 +31,7 @@ from ingestion import observability
 from ingestion.application import load_application
 from ingestion.bronze_catalog import bronze_tables, glue_type
 from ingestion.settings import Settings
-from ingestion.ssm_parameters import PUBLISHED_SETTINGS, parameter_name
+from ingestion.ssm_parameters import PUBLISHED_SETTINGS, SOURCES_PARAMETER, parameter_name
 
 BASIC_EXECUTION_ROLE = (
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
@@ -103,9 +103,11 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 def resolve(value: Any, refs: dict[str, str]) -> Any:
-    """Enough of CloudFormation to read a parameter value: Ref and Fn::Join."""
+    """Enough of CloudFormation to read a parameter value: Ref, Fn::GetAtt and Fn::Join."""
     if isinstance(value, dict) and "Ref" in value:
         return refs[value["Ref"]]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return refs["{}.{}".format(*value["Fn::GetAtt"])]
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return separator.join(resolve(part, refs) for part in parts)
@@ -176,8 +178,8 @@ def test_every_resource_of_the_issue_is_there(synth):
         "AWS::IAM::Role": 6,
         "AWS::CloudWatch::Alarm": 8,
         "AWS::SNS::Topic": 1,
-        # The published settings and the runner's Prefect API URL.
-        "AWS::SSM::Parameter": len(PUBLISHED_SETTINGS) + 1,
+        # The published settings, the wired sources and the runner's Prefect API URL.
+        "AWS::SSM::Parameter": len(PUBLISHED_SETTINGS) + 2,
         "AWS::ECS::Cluster": 1,
         "AWS::ECS::Service": 1,
         "AWS::ECS::TaskDefinition": 1,
@@ -739,9 +741,12 @@ def test_ssm_parameters_are_the_ones_settings_read(synth, monkeypatch):
     }
     assert set(parameters) == {
         *(parameter_name("/streamlake/test", s) for s in PUBLISHED_SETTINGS),
+        # Not a setting: what doctor checks (see the next test).
+        parameter_name("/streamlake/test", SOURCES_PARAMETER),
         # One level down, where Settings (GetParametersByPath, not recursive) never look.
         f"/streamlake/test/{PREFECT_API_URL_PARAMETER}",
     }
+    del parameters[parameter_name("/streamlake/test", SOURCES_PARAMETER)]
     refs = {
         logical_id(synth, synth.stack.storage.lake): "the-lake",
         logical_id(synth, synth.stack.storage.athena_results): "the-results",
@@ -761,6 +766,54 @@ def test_ssm_parameters_are_the_ones_settings_read(synth, monkeypatch):
     assert settings.athena_s3_staging_dir == "s3://the-results/"
     assert settings.gold_database == "streamlake_test_gold"
     assert settings.source_for("streamlake-test-orders") == "orders"
+
+
+def test_the_wired_sources_are_published_for_doctor(synth):
+    """Each Bronze source with the table or stream the handlers read: created ones by
+    their ARNs at deploy, existing ones as given in context."""
+
+    def published(stack: StreamlakeStack) -> dict[str, dict[str, str]]:
+        (value,) = [
+            p["Properties"]["Value"]
+            for p in synth.resources("AWS::SSM::Parameter", stack).values()
+            if p["Properties"]["Name"] == parameter_name(stack.config.ssm_prefix, SOURCES_PARAMETER)
+        ]
+        arns = {
+            f"{name}.{attribute}": f"arn-of-{name}"
+            for name in synth.templates[stack.stack_name]["Resources"]
+            for attribute in ("Arn", "StreamArn")
+        }
+        return json.loads(resolve(value, arns))
+
+    def arn(child: str) -> str:
+        construct = synth.stack.sources.node.find_child(child)
+        return f"arn-of-{synth.stack.get_logical_id(construct.node.default_child)}"
+
+    created = published(synth.stack)
+    assert created == {
+        "events": {
+            "kind": "kinesis",
+            "stream_name": "streamlake-test-events",
+            "stream_arn": arn("Events"),
+        },
+        **{
+            source: {
+                "kind": "dynamodb",
+                "table_name": f"streamlake-test-{source}",
+                "stream_arn": arn(source.capitalize()),
+            }
+            for source in ("customers", "products", "orders")
+        },
+    }
+    existing = published(synth.existing)
+    assert existing["events"]["stream_arn"] == EXISTING.kinesis_stream_arn
+    assert existing["events"]["stream_name"] == "prod-clickstream"
+    for source, arn in EXISTING.dynamodb_stream_arns.items():
+        assert existing[source] == {
+            "kind": "dynamodb",
+            "table_name": f"prod-{source}",
+            "stream_arn": arn,
+        }
 
 
 # ---------------------------------------------------------------- checks
