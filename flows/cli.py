@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,8 +41,17 @@ from flows.prefect_server import (
     ui_url,
 )
 from flows.sources_cli import sources_app
-from flows.warehouse.lakehouse import DbtFailed, dbt_target_path, layer_counts, open_lake, run_dbt
-from flows.warehouse.writer_lock import LeaseLost, WriterBusy
+from flows.warehouse.dbt_command import flag_value
+from flows.warehouse.lakehouse import (
+    DbtFailed,
+    dbt_environment,
+    dbt_exit_code,
+    dbt_target_path,
+    layer_counts,
+    open_lake,
+    run_dbt,
+)
+from flows.warehouse.writer_lock import LeaseLost, WriterBusy, catalog_writer
 from grafana.builder.cli import dashboards_app
 from ingestion.observability import send_logs_to
 from ingestion.settings import Settings
@@ -124,9 +134,9 @@ def _run_flow(settings: Settings, flow: str, **parameters: Any) -> Any:
         return getattr(importlib.import_module(module), name)(**parameters)
 
 
-def _settings(lake_root: str | None) -> Settings:
+def _settings(lake_root: str | None, **overrides: Any) -> Settings:
     """Settings from the environment, with the command line's overrides on top."""
-    return Settings(**({"lake_root": lake_root} if lake_root else {}))
+    return Settings(**({"lake_root": lake_root} if lake_root else {}), **overrides)
 
 
 def _existing_lake(settings: Settings) -> LakeStore:
@@ -559,6 +569,75 @@ def dbt_worker(lake_root: LakeRootOption = None) -> None:
         )
     except (worker.WorkerRunning, worker.WarmUpFailed) as error:
         raise UsageError(str(error)) from None
+
+
+# dbt commands that change nothing in the catalog: they run without the writer lock.
+READ_ONLY_DBT = frozenset(
+    {"clean", "compile", "debug", "deps", "docs", "init", "list", "ls", "parse", "show", "test"}
+    | {"source"}
+)
+
+
+@app.command("dbt", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dbt(ctx: typer.Context, lake_root: LakeRootOption = None) -> None:
+    """Any dbt command on this project with the settings' target and names, e.g.
+    `streamlake --target aws dbt -- build`: on aws those the stack published in SSM
+    (STREAMLAKE_SSM_PREFIX), in AWS_REGION. Commands that write hold the writer lock."""
+    args = list(ctx.args)
+    if not args:
+        raise UsageError("give dbt's arguments after --, e.g. `streamlake dbt -- build`")
+    target = flag_value(args, "--target", "-t")
+    if target is not None and target not in ("local", "aws"):
+        raise UsageError(f"--target must be local or aws, got {target!r}")
+    settings = _settings(lake_root, **({"target": target} if target else {}))
+    if settings.target == "aws":
+        errors.print(
+            f"dbt on aws in {settings.aws_region}: workgroup {settings.athena_workgroup}, "
+            f"databases {settings.bronze_database}, {settings.silver_database}, "
+            f"{settings.gold_database}; lake {settings.lake_root}"
+        )
+    if args[0] in READ_ONLY_DBT:
+        raise typer.Exit(dbt_exit_code(settings, args))
+    with catalog_writer(settings, f"dbt {args[0]}", announce=errors.print):
+        code = dbt_exit_code(settings, args)
+    raise typer.Exit(code)
+
+
+@app.command("env")
+def env(lake_root: LakeRootOption = None) -> None:
+    """Print the settings as shell exports (on aws: the stack's, from SSM), for plain
+    `dbt` and Grafana's compose file: `eval "$(streamlake --target aws env)"`."""
+    settings = _settings(lake_root)
+    for name, value in sorted(dbt_environment(settings).items()):
+        if name.startswith("STREAMLAKE_") and name != "STREAMLAKE_TEST_SCOPE":
+            console.print(f"export {name}={shlex.quote(value)}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def doctor(
+    lake_root: LakeRootOption = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="local or aws (default: STREAMLAKE_TARGET, else local)."),
+    ] = None,
+) -> None:
+    """Check what a run needs, one line per check with what to do when it fails; exit 1
+    on any failure. Locally: Python, packages, DuckDB extensions, the lake, dbt parse,
+    Prefect, the writer lock. On aws: the deployed stack and every source it wired."""
+    from flows.doctor import aws_checks, local_checks  # noqa: PLC0415
+
+    if target is not None:
+        _choose_target(target)
+    settings = _settings(lake_root)
+    checks = aws_checks(settings) if settings.target == "aws" else local_checks(settings)
+    failures = 0
+    for check in checks:
+        failures += not check.ok
+        style = "green" if check.ok else "red"
+        console.print(f"[{style}]{escape(check.line())}[/]", soft_wrap=True, highlight=False)
+    if failures:
+        errors.print(f"[red]{failures} check(s) failed[/]")
+        raise typer.Exit(1)
 
 
 @app.command("server-stop")

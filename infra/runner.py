@@ -30,6 +30,11 @@ from infra.lambdas import METRICS_NAMESPACE
 from infra.nag import acknowledge
 from infra.operations import Operations
 from infra.storage import LakeStorage
+from ingestion.ssm_parameters import (
+    PLACEHOLDER_API_URL,
+    PREFECT_API_KEY_SECRET,
+    PREFECT_API_URL_PARAMETER,
+)
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = "Dockerfile"
@@ -53,8 +58,6 @@ HEALTH_START_PERIOD_SECONDS = 120
 # Fargate's most: time for a flow run stopped by a deployment to end and release
 # the writer lease.
 STOP_TIMEOUT_SECONDS = 120
-PREFECT_API_URL_PARAMETER = "prefect/api_url"  # under the SSM prefix, apart from Settings'
-PLACEHOLDER_API_URL = "unset: give prefect_api_url in the CDK context"
 TRANSFORMS_FINISHED_METRIC = "TransformsFinished"
 NO_TASK_WARNING = "@streamlake/runner:noTask"
 AVAILABILITY_ZONES = 2
@@ -370,7 +373,7 @@ class Runner(Construct):
         secret = secretsmanager.Secret(
             self,
             "PrefectApiKey",
-            secret_name=f"{config.ssm_prefix.lstrip('/')}/prefect-api-key",
+            secret_name=f"{config.ssm_prefix.lstrip('/')}/{PREFECT_API_KEY_SECRET}",
             description="Prefect Cloud API key of the Streamlake runner; replace the "
             "generated placeholder with put-secret-value.",
             generate_secret_string=secretsmanager.SecretStringGenerator(

@@ -31,6 +31,12 @@ PUBLISHED_SETTINGS: dict[str, str] = {
 # Beside the settings, for `streamlake doctor` only: JSON of each Bronze source and
 # the DynamoDB table or Kinesis stream the stack wired to it (infra/published_sources.py).
 SOURCES_PARAMETER = "sources"
+# One level down, where Settings never look: the runner's PREFECT_API_URL (an ECS
+# secret), and what it holds until the stack is given one.
+PREFECT_API_URL_PARAMETER = "prefect/api_url"
+PLACEHOLDER_API_URL = "unset: give prefect_api_url in the CDK context"
+# The Prefect Cloud key's secret the stack creates when none is given.
+PREFECT_API_KEY_SECRET = "prefect-api-key"
 
 
 def parameter_name(prefix: str, setting: str) -> str:

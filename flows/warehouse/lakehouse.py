@@ -134,6 +134,17 @@ def dbt_exit_code(
     with the garbage collector set for a short-lived process. When this process
     holds the S3 writer lease, the child checks it before each AWS write.
     """
+    return dbt_process(settings, args, test_scope, project_dir).returncode
+
+
+def dbt_process(
+    settings: Settings,
+    args: list[str],
+    test_scope: TestScope = "all",
+    project_dir: Path = PROJECT_DIR,
+    capture: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """dbt_exit_code()'s child process, its output captured when `capture`."""
     lease = current_hold()
     guard = [LEASE_FLAG, str(lease.state_file)] if isinstance(lease, S3Lease) else []
     command = [
@@ -148,7 +159,9 @@ def dbt_exit_code(
         str(project_dir),
     ]
     env = {**os.environ, **dbt_environment(settings, test_scope)}
-    return subprocess.run(command, env=env, cwd=project_dir, check=False).returncode
+    return subprocess.run(
+        command, env=env, cwd=project_dir, check=False, capture_output=capture, text=True
+    )
 
 
 @contextmanager
