@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 # The app imports the project's own `ingestion` package (the Bronze schemas) and
 # `infra` as a package, so the repository root goes on the path however it runs.
@@ -19,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aws_cdk as cdk
 
-from infra.stack import add_streamlake
+from infra.config import InfraConfig
+from infra.stack import StreamlakeStack, add_streamlake
 
 HERE = Path(__file__).resolve().parent
 # The CLI passes cdk.json's context, with its -c values, in one of these.
@@ -36,6 +38,17 @@ def app_from_arguments(arguments: list[str]) -> cdk.App:
             raise SystemExit(f"expected key=value, got {argument!r}")
         context[key] = value
     return cdk.App(context=context, outdir=os.environ.get("CDK_OUTDIR", str(HERE / "cdk.out")))
+
+
+def synthesize(configs: list[InfraConfig], outdir: Path) -> dict[str, dict[str, Any]]:
+    """The templates of one stack per config, offline: no asset is built (CDK's own
+    switch skips bundling) and nothing is looked up. For tests and bench/aws_cost.py."""
+    context = json.loads((HERE / "cdk.json").read_text())["context"]
+    context["aws:cdk:bundling-stacks"] = []
+    app = cdk.App(context=context, outdir=str(outdir), stack_traces=False)
+    stacks = [StreamlakeStack(app, config) for config in configs]
+    assembly = app.synth()
+    return {s.stack_name: assembly.get_stack_by_name(s.stack_name).template for s in stacks}
 
 
 def main() -> None:
