@@ -283,21 +283,43 @@ def published(account: Account, parameters: dict[str, str]) -> Check:
     return passed("ssm parameters", f"{len(wanted)} {where}")
 
 
+def _missing_bucket(account: Account, uri: str) -> str | None:
+    """Why the bucket of `uri` cannot be used, or None when it can."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    bucket = _bucket(uri)
+    try:
+        account.client("s3").head_bucket(Bucket=bucket)
+    except ClientError as error:
+        code = error.response["Error"].get("Code")
+        if code in ("404", "NoSuchBucket"):
+            return f"no bucket {bucket} in this account"
+        return f"bucket {bucket}: {_error_text(error)}"
+    return None
+
+
 def lake_bucket(account: Account) -> Check:
-    bucket = _bucket(account.settings.lake_root)
-    account.client("s3").head_bucket(Bucket=bucket)
-    return passed("lake bucket", f"s3://{bucket}")
+    lake = account.settings.lake_root
+    missing = _missing_bucket(account, lake)
+    if missing:
+        return failed("lake bucket", missing, f"check STREAMLAKE_SSM_PREFIX, or {REDEPLOY}")
+    return passed("lake bucket", lake)
 
 
 def workgroup(account: Account) -> Check:
     name = account.settings.athena_workgroup
-    group = account.client("athena").get_work_group(WorkGroup=name)["WorkGroup"]
+    group = account.client("athena").get_work_group(WorkGroup=name).get("WorkGroup")
+    if not group:
+        region = account.settings.aws_region
+        return failed("workgroup", f"no workgroup {name} in {region}", REDEPLOY)
     if group.get("State", "ENABLED") != "ENABLED":
         return failed("workgroup", f"{name} is {group['State']}", "enable it in the Athena console")
     results = group.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
     if not results:
         return failed("workgroup", f"{name} has no result location", REDEPLOY)
-    account.client("s3").head_bucket(Bucket=_bucket(results))
+    missing = _missing_bucket(account, results)
+    if missing:
+        return failed("workgroup", f"{name} puts results where there is {missing}", REDEPLOY)
     return passed("workgroup", f"{name}, results to {results}")
 
 

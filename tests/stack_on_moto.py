@@ -62,7 +62,9 @@ def deploy(template: dict[str, Any], client: Any, region: str) -> Deployed:
         # CloudFormation names a bucket from the stack and the logical id.
         name = f"streamlake-{logical_id.lower()}"[:63]
         location = {} if region == "us-east-1" else {"LocationConstraint": region}
-        s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": location} if location else {}))
+        s3.create_bucket(
+            Bucket=name, **({"CreateBucketConfiguration": location} if location else {})
+        )
         deployed.keep("AWS::S3::Bucket", logical_id, name, Arn=f"arn:aws:s3:::{name}")
     kinesis = client("kinesis")
     for logical_id, properties in of("AWS::Kinesis::Stream"):

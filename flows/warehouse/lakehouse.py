@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,12 +38,15 @@ def dbt_target_path(settings: Settings) -> Path:
     that dbt_project.yml and profiles.yml read differs from the last parse in
     the same target folder, and the lake root is part of it. A folder per lake
     keeps partial parsing working for every lake: the repository's `target/`
-    for the default lake (shared with a hand-run `dbt build`) and for s3:// lakes,
+    for the default lake (shared with a hand-run `dbt build`),
+    `target/s3/<bucket and prefix>` for an s3:// lake (so that the aws target's
+    commands neither re-parse the local lake's project nor race with it), and
     `<lake>/_dbt/target` for any other folder.
     """
     lake_root = settings.lake_root
     if lake_root.startswith("s3://"):
-        return PROJECT_DIR / "target"
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", lake_root.removeprefix("s3://")).strip("_")
+        return PROJECT_DIR / "target" / "s3" / folder
     lake = Path(lake_root).resolve()
     if lake == PROJECT_DIR / "lake":
         return PROJECT_DIR / "target"
