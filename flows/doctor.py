@@ -141,7 +141,7 @@ def extensions(settings: Settings) -> Check:
     connect(extension_dir=settings.duckdb_extension_dir).close()
     return passed(
         "duckdb extensions",
-        f"{', '.join(PINNED_EXTENSIONS)} load from {settings.duckdb_extension_dir}",
+        f"{', '.join(PINNED_EXTENSIONS)} loaded from {settings.duckdb_extension_dir}",
     )
 
 
