@@ -149,6 +149,9 @@ class InfraConfig(BaseModel):
     # gateway and no interface endpoints. Inbound stays closed (no inbound rule);
     # its AWS and Prefect calls leave through the internet gateway, over TLS.
     runner_public_ip: bool = False
+    # Container Insights' per-cluster, service and task metrics (custom metrics, a
+    # few dollars a month); the transform alarm reads the runner's log, not these.
+    runner_container_insights: bool = True
     # The transform's schedule, given to the runner and watched by its alarm.
     transform_interval_seconds: int = Field(
         default=Settings.model_fields["transform_interval_seconds"].default, ge=60

@@ -85,6 +85,7 @@ PUBLIC = InfraConfig(
     region=REGION,
     prefect_api_url=CLOUD_URL,
     runner_public_ip=True,
+    runner_container_insights=False,
 )
 # Environment-agnostic, no API URL yet: the service waits with no task.
 NAMED = InfraConfig(
@@ -528,6 +529,14 @@ def test_the_low_cost_network_has_a_public_ip_and_no_nat_or_endpoints(runners):
     ]["Properties"]
     assert "SecurityGroupIngress" not in properties
     assert not runners.resources("public", "AWS::EC2::SecurityGroupIngress")
+    _, cluster = runners.only("public", "AWS::ECS::Cluster")
+    assert {"Name": "containerInsights", "Value": "disabled"} in cluster["Properties"][
+        "ClusterSettings"
+    ]
+    # Acknowledged where chosen, with its reason, for cdk-nag and checkov alike.
+    assert set(checkov.skips(runners.templates["public"]).keys()) >= {
+        ("CKV_AWS_65", runners.logical_id("public", runners.stacks["public"].runner.cluster))
+    }
 
 
 def test_synthesis_warns_when_the_runner_gets_no_task(runners):
