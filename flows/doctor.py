@@ -51,7 +51,7 @@ from ingestion.ssm_parameters import (
     SOURCES_PARAMETER,
     parameter_name,
 )
-from ingestion.store import LakeStore
+from ingestion.store import LakeRootError, LakeStore
 
 PROJECT = "streamlake"
 INSTALL = "run `make install` (uv sync --frozen installs every pin of uv.lock)"
@@ -93,6 +93,8 @@ def _error_text(error: Exception) -> str:
     response = getattr(error, "response", None)
     if isinstance(response, dict) and "Error" in response:
         return f"{response['Error'].get('Code')}: {response['Error'].get('Message')}"
+    if isinstance(error, LakeRootError):  # ours: its message says it all
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 

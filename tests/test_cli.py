@@ -217,6 +217,9 @@ def test_a_bad_lake_root_gets_one_line_before_any_work(tmp_path, command, root) 
         (["dashboards", "render", "--lake-root", "s3://b/lake"], "lake root is on S3"),
         (["export", "key_metrics", "--end", "2026-02-30"], "--end must be a date"),
         (["backfill", "--start", "2026-11-02", "--end", "soon"], "--end must be a date"),
+        (["dbt"], "give dbt's arguments after --"),
+        (["dbt", "--", "build", "--target", "gcp"], "--target must be local or aws"),
+        (["doctor", "--target", "azure"], "--target must be local or aws"),
     ],
 )
 def test_more_bad_arguments_get_one_clear_error(tmp_path, args, message) -> None:
@@ -224,3 +227,26 @@ def test_more_bad_arguments_get_one_clear_error(tmp_path, args, message) -> None
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in " ".join(result.stderr.replace("│", " ").split())
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_dbt_runs_any_dbt_command_and_writes_only_under_the_writer_lock(tmp_path) -> None:
+    """`streamlake dbt -- <args>`: dbt's own exit code; a command that only reads runs
+    beside a writer, one that writes waits for the lock (here: gives up at once)."""
+    from flows.warehouse.writer_lock import catalog_writer
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    env = {"STREAMLAKE_LAKE_ROOT": str(lake), "STREAMLAKE_WRITER_WAIT_SECONDS": "0"}
+    with catalog_writer(Settings(lake_root=str(lake)), "maintenance"):
+        listed = streamlake(
+            "dbt", "--", "ls", "-s", "key_metrics", "--resource-type", "model", "--quiet", env=env
+        )
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        assert listed.stdout.split() == ["streamlake.gold.key_metrics"]
+        seeded = streamlake("dbt", "--", "seed", env=env)
+        assert seeded.returncode == 1
+        assert "error: dbt seed: the catalog is busy" in seeded.stderr
+        assert '"purpose": "maintenance"' in seeded.stderr
+    unknown = streamlake("dbt", "--", "no-such-command", env=env)
+    assert unknown.returncode == 2  # dbt's own
+    assert "No such command" in unknown.stderr
