@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +42,35 @@ def app_from_arguments(arguments: list[str]) -> cdk.App:
     return cdk.App(context=context, outdir=os.environ.get("CDK_OUTDIR", str(HERE / "cdk.out")))
 
 
+@contextmanager
+def no_credentials(outdir: Path) -> Iterator[None]:
+    """No AWS account, region or credentials in the environment while the block runs:
+    a synthesis that looked anything up would fail instead of reaching AWS."""
+    saved = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.startswith(("AWS_", "CDK_DEFAULT_"))
+    }
+    os.environ["AWS_CONFIG_FILE"] = str(outdir / "no-config")
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(outdir / "no-credentials")
+    try:
+        yield
+    finally:
+        for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            os.environ.pop(name, None)
+        os.environ.update(saved)
+
+
 def synthesize(configs: list[InfraConfig], outdir: Path) -> dict[str, dict[str, Any]]:
     """The templates of one stack per config, offline: no asset is built (CDK's own
-    switch skips bundling) and nothing is looked up. For tests and bench/aws_cost.py."""
+    switch skips bundling), nothing is looked up, no credential is at hand. For
+    tests and bench/aws_cost.py."""
     context = json.loads((HERE / "cdk.json").read_text())["context"]
     context["aws:cdk:bundling-stacks"] = []
-    app = cdk.App(context=context, outdir=str(outdir), stack_traces=False)
-    stacks = [StreamlakeStack(app, config) for config in configs]
-    assembly = app.synth()
+    with no_credentials(outdir):
+        app = cdk.App(context=context, outdir=str(outdir), stack_traces=False)
+        stacks = [StreamlakeStack(app, config) for config in configs]
+        assembly = app.synth()
     return {s.stack_name: assembly.get_stack_by_name(s.stack_name).template for s in stacks}
 
 

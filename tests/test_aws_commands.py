@@ -47,6 +47,7 @@ from ingestion.ssm_parameters import (
     parameter_name,
 )
 from tests.stack_on_moto import ACCOUNT, Deployed, deploy
+from tests.test_doctor import doctor, failed_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 AWS_PAGE = ROOT / "docs" / "aws.md"
@@ -60,14 +61,7 @@ RUN_BLOCK = "<!-- the aws commands: tests/test_aws_commands.py runs this block -
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith(("AWS_", "CDK_DEFAULT_")):
-                patch.delenv(name)
-        patch.setenv("AWS_CONFIG_FILE", str(outdir / "no-config"))
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(outdir / "no-credentials"))
-        return synthesize([CONFIG], outdir)[CONFIG.stack_name]
+    return synthesize([CONFIG], tmp_path_factory.mktemp("cdk.out"))[CONFIG.stack_name]
 
 
 class _PrefectCloud(BaseHTTPRequestHandler):
@@ -135,26 +129,11 @@ def stack(template, prefect_cloud, monkeypatch) -> Iterator[tuple[Deployed, Any]
         yield deployed, client
 
 
-def doctor() -> tuple[int, list[str]]:
-    result = CliRunner().invoke(app, ["doctor", "--target", "aws"])
-    lines = [line for line in result.output.splitlines() if line.startswith(("ok", "FAIL"))]
-    return result.exit_code, lines
-
-
-def failing(lines: list[str]) -> dict[str, str]:
-    """Check name -> its line, for the failed checks."""
-    return {
-        line.split(":", 1)[0].removeprefix("FAIL").strip(): line
-        for line in lines
-        if line.startswith("FAIL")
-    }
-
-
 # ------------------------------------------------------------------ doctor
 
 
 def test_doctor_passes_on_the_deployed_stack(stack) -> None:
-    code, lines = doctor()
+    code, lines = doctor("--target", "aws")
     print("\n" + "\n".join(lines))
     assert code == 0, "\n".join(lines)
     checks = [line.split(":", 1)[0].split(maxsplit=1)[1] for line in lines]
@@ -288,11 +267,10 @@ PLANTED = {
 def test_doctor_names_each_planted_failure_in_one_line(stack, prefect_cloud, planted) -> None:
     deployed, client = stack
     _plant(planted, client, deployed, prefect_cloud)
-    code, lines = doctor()
+    code, lines = doctor("--target", "aws")
     expected, says = PLANTED[planted]
-    failed = failing(lines)
     assert code == 1
-    assert set(failed) == expected, "\n".join(lines)
+    assert set(failed_checks(lines)) == expected, "\n".join(lines)
     first = next(line for line in lines if line.startswith("FAIL"))
     assert says in first and " -> " in first, first
     assert len(lines) == len({line.split(":", 1)[0] for line in lines})  # one line per check

@@ -49,13 +49,15 @@ def local(lake: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return lake
 
 
-def doctor() -> tuple[int, list[str]]:
-    result = CliRunner().invoke(app, ["doctor"])
+def doctor(*args: str) -> tuple[int, list[str]]:
+    """`streamlake doctor` in this process: its exit code and its check lines."""
+    result = CliRunner().invoke(app, ["doctor", *args])
     lines = [line for line in result.output.splitlines() if line.startswith(("ok", "FAIL"))]
     return result.exit_code, lines
 
 
-def failed(lines: list[str]) -> dict[str, str]:
+def failed_checks(lines: list[str]) -> dict[str, str]:
+    """The failed checks' names, each with its line."""
     return {
         line.split(":", 1)[0].removeprefix("FAIL").strip(): line
         for line in lines
@@ -131,7 +133,7 @@ def test_each_planted_failure_is_named_in_one_line(local, monkeypatch, planted) 
         if isinstance(held, socket.socket):
             held.close()
     assert code == 1
-    assert set(failed(lines)) == expected, "\n".join(lines)
+    assert set(failed_checks(lines)) == expected, "\n".join(lines)
     first = next(line for line in lines if line.startswith("FAIL"))
     assert says in first and " -> " in first, first
     assert len(lines) == len(CHECKS)
@@ -142,6 +144,6 @@ def test_a_held_writer_lock_is_named_with_its_holder(local) -> None:
     with catalog_writer(settings, "transform"):
         code, lines = doctor()
     assert code == 1
-    (line,) = failed(lines).values()
+    (line,) = failed_checks(lines).values()
     assert line.startswith("FAIL  writer lock: ") and '"purpose": "transform"' in line, line
     assert f'"pid": {os.getpid()}' in line

@@ -67,6 +67,23 @@ def test_prefix_from_the_environment_and_a_trailing_slash(ssm, monkeypatch):
     assert Settings(_env_file=None).athena_workgroup == "streamlake-test"
 
 
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_the_aws_sdks_region_finds_the_parameters(ssm, monkeypatch, variable):
+    """A stack outside us-east-1 is reached with the SDK's own variable alone."""
+    for name in ("STREAMLAKE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, REGION)
+    settings = Settings(ssm_prefix=PREFIX, _env_file=None)
+    assert settings.aws_region == REGION
+    assert settings.athena_workgroup == "streamlake-test"
+    # Streamlake's own variable still comes first, and AWS_REGION before AWS_DEFAULT_REGION.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    assert Settings(_env_file=None).aws_region == REGION
+    monkeypatch.setenv("STREAMLAKE_AWS_REGION", "us-west-2")
+    assert Settings(_env_file=None).aws_region == "us-west-2"
+
+
 def test_explicit_values_win_over_published_ones(ssm, monkeypatch):
     monkeypatch.setenv("STREAMLAKE_ATHENA_WORKGROUP", "from-env")
     settings = Settings(

@@ -343,12 +343,16 @@ def contend(
         ]
         return name, subprocess.Popen(command, cwd=ROOT, env=environment)
 
+    log.touch()
     running = dict(spawn() for _ in range(contenders))
     kills: list[tuple[float, str]] = []
     pauses = 0
-    started = time.monotonic()
     try:
-        time.sleep(3)  # interpreters up, a first holder writing
+        # Interpreters up (slow on a busy machine) and a first holder writing.
+        deadline = time.monotonic() + 120
+        while " start " not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        started = time.monotonic()
         while time.monotonic() - started < seconds:
             time.sleep(rng.uniform(1.0, 3.0))
             holder = holder_now(log)
