@@ -2,9 +2,9 @@
 
 One String parameter, `<ssm prefix>/sources`: JSON from each Bronze source to the
 DynamoDB table (name and the stream ARN the handler reads) or the Kinesis stream
-(name and ARN) that feeds it. Doctor checks each one it lists, so it names no
-source of its own. Built from the Sources construct alone: when the sources
-become configuration, only sources_document() follows them.
+(name and ARN) that feeds it: every source of the application file, created
+by the stack or existing. Doctor checks each one it lists, so it names no
+source of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.config import KINESIS_SOURCE, InfraConfig
+from infra.config import InfraConfig
 from infra.sources import Sources
 from ingestion.ssm_parameters import SOURCES_PARAMETER, parameter_name
 
@@ -22,11 +22,12 @@ def sources_document(sources: Sources) -> dict[str, dict[str, str]]:
     """Bronze source -> {"kind": "dynamodb", "table_name", "stream_arn"} or
     {"kind": "kinesis", "stream_name", "stream_arn"} (ARNs may be tokens here)."""
     document = {
-        KINESIS_SOURCE: {
+        source: {
             "kind": "kinesis",
-            "stream_name": sources.kinesis_stream_name,
-            "stream_arn": sources.kinesis_stream_arn,
+            "stream_name": wired.stream_name,
+            "stream_arn": wired.stream_arn,
         }
+        for source, wired in sources.kinesis.items()
     }
     for source, wired in sources.dynamodb.items():
         document[source] = {

@@ -193,7 +193,7 @@ def _stale_lease(client: Any, deployed: Deployed) -> None:
 def _plant(name: str, client: Any, deployed: Deployed, prefect_cloud: str) -> None:
     ssm, glue, athena = client("ssm"), client("glue"), client("athena")
     if name == "a parameter":
-        ssm.delete_parameter(Name=f"{PREFIX}/kinesis_stream_name")
+        ssm.delete_parameter(Name=f"{PREFIX}/source_aliases")
     elif name == "the sources parameter":
         ssm.delete_parameter(Name=parameter_name(PREFIX, SOURCES_PARAMETER))
     elif name == "the lake bucket":
@@ -244,7 +244,7 @@ def _plant(name: str, client: Any, deployed: Deployed, prefect_cloud: str) -> No
 PLANTED = {
     "a parameter": (
         {"ssm parameters"},
-        "missing kinesis_stream_name under /streamlake/dev in eu-west-2",
+        "missing source_aliases under /streamlake/dev in eu-west-2",
     ),
     "the sources parameter": ({"ssm parameters", "sources"}, "missing sources"),
     "the lake bucket": ({"lake bucket", "writer lease"}, "no bucket streamlake-storagelake"),

@@ -806,7 +806,7 @@ def test_the_wired_sources_are_published_for_doctor(synth):
         },
     }
     existing = published(synth.existing)
-    assert existing["events"]["stream_arn"] == EXISTING.kinesis_stream_arn
+    assert existing["events"]["stream_arn"] == EXISTING.kinesis_stream_arns["events"]
     assert existing["events"]["stream_name"] == "prod-clickstream"
     for source, arn in EXISTING.dynamodb_stream_arns.items():
         assert existing[source] == {
