@@ -41,7 +41,7 @@ from flows.warehouse.writer_lock import (
     lease_client,
     read_lease,
 )
-from ingestion.bronze_catalog import BRONZE_TABLES
+from ingestion.bronze_catalog import QUARANTINE_TABLE
 from ingestion.settings import Settings
 from ingestion.ssm_parameters import (
     PLACEHOLDER_API_URL,
@@ -56,7 +56,6 @@ from ingestion.store import LakeRootError, LakeStore
 PROJECT = "streamlake"
 INSTALL = "run `make install` (uv sync --frozen installs every pin of uv.lock)"
 REDEPLOY = "deploy the stack again (docs/aws.md, step 3)"
-QUARANTINE_TABLE = next(t.name for t in BRONZE_TABLES if t.prefix == "quarantine")
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ class BronzeTable:
         return tuple(name for name, _ in self.partitions)
 
 
+QUARANTINE_TABLE = "quarantine"
 _QUARANTINE = BronzeTable(
-    "quarantine",
+    QUARANTINE_TABLE,
     QUARANTINE,
     "quarantine",
     "Records that could not land, with their original bytes and the reason.",
