@@ -66,9 +66,7 @@ def lineage(manifest: dict[str, Any] | None = None) -> str:
         **manifest["exposures"],
     }
     platform = {
-        k
-        for k, n in nodes.items()
-        if n["resource_type"] == "model" and PLATFORM_TAG in n["tags"]
+        k for k, n in nodes.items() if n["resource_type"] == "model" and PLATFORM_TAG in n["tags"]
     }
     lines = ["flowchart LR"]
     for layer, title in LAYERS:
