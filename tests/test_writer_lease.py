@@ -52,8 +52,10 @@ KEY = f"lake/{LOCK_NAME}"
 # Short enough for a minute to hold many take-overs; the same code runs with 60 s.
 LEASE, POLL = 2.0, 0.2
 # What a take-over may take beyond lease + poll: the requests of the read and the
-# compare-and-swap, and being scheduled, on a shared 2-core machine.
-REQUEST_SLACK = 0.5
+# compare-and-swap, and being scheduled, on a shared 2-core machine running the
+# suite in three processes (measured alone: 0.04 s at most; under the suite's load
+# up to about 0.6 s).
+REQUEST_SLACK = 1.0
 
 
 class _SerializedWrites:
