@@ -70,8 +70,13 @@ bench: install
 	$(UV) run --frozen python bench/dbt_build.py
 	$(UV) run --frozen python bench/freshness.py
 
+# dbt docs: lineage from the Bronze sources to the dashboards, served on
+# http://127.0.0.1:8080 until Ctrl-C (DOCS_PORT to change the port).
+DOCS_PORT ?= 8080
 docs: install
-	$(UV) run --frozen dbt docs generate
+	$(UV) run --frozen dbt docs generate --target-path target/docs
+	@echo "dbt docs on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops them)"
+	$(UV) run --frozen dbt docs serve --target-path target/docs --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 # The CDK app (infra/): synthesized into infra/cdk.out with the Lambda code and layer
 # assets built locally by uv, no Docker (see infra/README.md). Downloads the layer's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -690,6 +692,70 @@ def show_inventory(lake_root: LakeRootOption = None) -> None:
     if store.is_local and not store.local_path().exists():
         raise UsageError(f"lake root {store.uri} does not exist: run `streamlake run` first")
     print_bronze(store)
+
+
+@app.command()
+def query(
+    sql: Annotated[
+        str,
+        typer.Argument(
+            help='SQL over the layers, e.g. "select * from gold.key_metrics": locally the '
+            "schemas are bronze, silver and gold; on aws, the Glue databases (`streamlake env`)."
+        ),
+    ],
+    lake_root: LakeRootOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows shown at most.")] = 40,
+) -> None:
+    """Query Silver and Gold: the local DuckLake catalog, or Athena with --target aws."""
+    from flows.warehouse.gold_queries import AthenaQueryFailed, warehouse_for  # noqa: PLC0415
+
+    settings = _settings(lake_root)
+    if settings.target == "local":
+        _existing_lake(settings)
+    warehouse = warehouse_for(settings)
+    try:
+        result = warehouse.query(sql if settings.target == "aws" else f"use lake; {sql}")
+    except (duckdb.Error, AthenaQueryFailed) as error:
+        raise UsageError(f"query failed: {str(error).splitlines()[0]}") from None
+    table = Table(show_lines=False)
+    for name in result.column_names:
+        table.add_column(name)
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*("" if value is None else escape(str(value)) for value in row.values()))
+    console.print(table)
+    shown = min(limit, result.num_rows)
+    console.print(
+        f"{result.num_rows:,} rows"
+        + (f", the first {shown} shown" if shown < result.num_rows else "")
+    )
+
+
+@app.command()
+def reset(
+    lake_root: LakeRootOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Delete without asking (the lake's data is gone).")
+    ] = False,
+) -> None:
+    """Delete the local lake folder (Bronze, quarantine, Silver, Gold, its state and logs) and
+    nothing else: the installed tools, the project and the Prefect server's history stay."""
+    settings = _settings(lake_root)
+    store = LakeStore.from_settings(settings)
+    if not store.is_local:
+        raise UsageError("reset deletes a local lake folder only; an s3:// lake is not touched")
+    folder = store.local_path()
+    if not folder.is_dir():
+        console.print(f"no lake at {folder}: nothing to delete")
+        return
+    if not yes and not typer.confirm(f"Delete {folder} and everything in it?"):
+        raise typer.Exit(1)
+    try:
+        with catalog_writer(settings, "reset", wait_seconds=0):
+            shutil.rmtree(folder / "catalog", ignore_errors=True)
+    except WriterBusy as busy:
+        raise UsageError(f"the lake is in use ({busy}); stop `streamlake serve` first") from None
+    shutil.rmtree(folder)
+    console.print(f"deleted {folder}; `make demo` or `streamlake run` lands and builds it again")
 
 
 def main() -> None:

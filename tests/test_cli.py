@@ -19,10 +19,11 @@ STREAMLAKE = str(Path(sys.executable).with_name("streamlake"))
 
 
 def streamlake(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, input: str | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [STREAMLAKE, *args],
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -79,6 +80,21 @@ def test_run_is_the_main_job(tmp_path) -> None:
         assert (tmp_path / "demo" / "catalog" / "streamlake.ducklake").is_file()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as health:
             assert health.status == 200
+        # The first hour's next steps: query Gold, then reset the lake alone.
+        queried = streamlake(
+            "query", "select bronze_source, rows_landed from gold.pipeline_health order by 1",
+            env=env,
+        )  # fmt: skip
+        assert queried.returncode == 0, queried.stderr
+        assert "customers" in queried.stdout and "4 rows" in queried.stdout
+        wrong = streamlake("query", "select nothing from gold.nowhere", env=env)
+        assert wrong.returncode == 2 and wrong.stderr.startswith("error: query failed:")
+        refused = streamlake("reset", env=env, input="n\n")
+        assert refused.returncode == 1 and (tmp_path / "demo").is_dir()
+        reset = streamlake("reset", "--yes", env=env)
+        assert reset.returncode == 0, reset.stderr
+        assert not (tmp_path / "demo").exists()
+        assert (tmp_path / "prefect").is_dir(), "the Prefect server's history stays"
     finally:
         stopped = streamlake("server-stop", env=env)
     assert "stopped" in stopped.stdout
