@@ -7,6 +7,7 @@ left behind, fails here rather than in front of a reader.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,20 @@ def test_the_checks_catch_a_moved_page_a_lost_heading_and_a_stale_path(tmp_path:
         "guide.md#replay: no heading #replay in guide.md",
     ]
     assert missing_paths(page) == ["flows/dashboards/sales.py"]
+
+
+def test_the_project_names_no_file_outside_itself() -> None:
+    """A clone stands alone: no tracked file points at a path beside the repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    outside = re.compile(r"\.\./shared|DESIGN\.md")
+    found = []
+    for name in filter(None, listed):
+        path = ROOT / name.decode()
+        if path.suffix in (".lock", ".png", ".parquet") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        found += [f"{name.decode()}: {m.group(0)}" for m in outside.finditer(text)]
+    # This test names the patterns it looks for.
+    assert [f for f in found if not f.startswith("tests/test_docs.py")] == []
