@@ -58,7 +58,7 @@ from athena_emulator.catalog import CATALOG, GlueCatalog, Table
 from flows.warehouse.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
 
 # The pinned extensions (DuckLake) live in the project's folder, as for the local run.
-EXTENSION_DIR = Path(__file__).resolve().parents[2] / DEFAULT_EXTENSION_DIR
+EXTENSION_DIR = Path(__file__).resolve().parents[1] / DEFAULT_EXTENSION_DIR
 
 # An Iceberg partition transform, as Athena's `partitioning` and PARTITIONED BY write it.
 ICEBERG_TRANSFORM = re.compile(
