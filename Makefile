@@ -85,5 +85,27 @@ docs: install
 infra-synth: install
 	PATH="$(abspath $(dir $(UV))):$$PATH" $(UV) run --frozen python infra/app.py
 
+# dbt-athena's functional suite against the Athena emulator (docs/athena-emulator.md),
+# about 8 minutes: not part of `make test`. Its environment is the project's locked
+# packages with uv.lock's athena-suite group (dbt-tests-adapter), hashes checked; its
+# source is the tests/ of the dbt-athena sdist uv.lock pins, fetched once and checked
+# against the lock's sha256. ATHENA_SUITE_ARGS passes more, e.g. `-- -k TestSeed`.
+ATHENA_SUITE_ENV := $(TOOLS)/athena-suite/bin/python
+ATHENA_SUITE_SOURCE := $(TOOLS)/dbt-athena-suite/SOURCE
+$(ATHENA_SUITE_ENV): uv.lock | $(UV)
+	mkdir -p $(TOOLS)
+	$(UV) export --frozen --no-default-groups --group athena-suite --no-emit-project --quiet -o $(TOOLS)/athena-suite-requirements.txt
+	rm -rf $(TOOLS)/athena-suite
+	$(UV) venv --quiet $(TOOLS)/athena-suite
+	$(UV) pip install --quiet --require-hashes --python $(ATHENA_SUITE_ENV) -r $(TOOLS)/athena-suite-requirements.txt
+	@touch $@
+
+$(ATHENA_SUITE_SOURCE): uv.lock | .venv/.installed
+	$(UV) run --frozen python -m athena_emulator.adapter_suite fetch
+
+.PHONY: athena-suite
+athena-suite: .venv/.installed $(ATHENA_SUITE_ENV) $(ATHENA_SUITE_SOURCE)
+	$(UV) run --frozen python -m athena_emulator.adapter_suite run --min-passed 95 $(ATHENA_SUITE_ARGS)
+
 clean:
 	rm -rf lake .venv $(TOOLS) .pytest_cache .ruff_cache target logs .duckdb
