@@ -171,6 +171,22 @@ class GlueCatalog:
         self.glue.delete_table(DatabaseName=database, Name=name)
         self.changed()
 
+    def partition_values(self, database: str, name: str) -> list[list[str]]:
+        """The values of each partition Glue has of a table."""
+        pages = self.glue.get_paginator("get_partitions").paginate(
+            DatabaseName=database, TableName=name
+        )
+        return [partition["Values"] for page in pages for partition in page["Partitions"]]
+
+    def add_partitions(self, database: str, name: str, partitions: list[dict[str, Any]]) -> None:
+        """Partitions of a table, each a Glue PartitionInput (Values, StorageDescriptor)."""
+        for start in range(0, len(partitions), 100):  # batch_create_partition takes 100
+            self.glue.batch_create_partition(
+                DatabaseName=database,
+                TableName=name,
+                PartitionInputList=partitions[start : start + 100],
+            )
+
     def sqlglot_schema(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
         """Every table's visible columns with Trino types, for sqlglot's qualify."""
         databases = {

@@ -608,15 +608,39 @@ def _write_json(path: Path, value: Any) -> None:
     partial.replace(path)
 
 
+# dbt's query comment, which dbt-athena sends at the head of every statement.
+_QUERY_COMMENT = re.compile(r"/\*\s*(\{.*?\})\s*\*/", re.DOTALL)
+
+
+def dbt_node(sql: str) -> str | None:
+    """The dbt node a statement came from, named from the node_id of dbt's query
+    comment: `model orders_daily`, `unit test orders_daily.keeps_refunds`, `test
+    not_null_...`, `seed regions`; None for a statement without one."""
+    match = _QUERY_COMMENT.search(sql)
+    if match is None:
+        return None
+    try:
+        node_id = json.loads(match.group(1)).get("node_id")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(node_id, str) or node_id.count(".") < 2:
+        return None
+    kind, _, rest = node_id.partition(".")
+    return f"{kind.replace('_', ' ')} {rest.partition('.')[2]}"
+
+
 def _failure_message(
     command: str, statements: list[Statement], failures: list[str], output: Path
 ) -> str:
-    """What failed, in Athena's words where a statement failed, else dbt's."""
+    """What failed, in Athena's words where a statement failed (after the dbt node
+    that sent it), else dbt's."""
     reasons = []
     for statement in statements:
         if statement.outcome.state == "FAILED" and statement.outcome.reason:
+            node = dbt_node(statement.sql)
             target = f" ({statement.outcome.target})" if statement.outcome.target else ""
-            reasons.append(f"{statement.outcome.reason.splitlines()[0]}{target}")
+            where = f"{node}: " if node else ""
+            reasons.append(f"{where}{statement.outcome.reason.splitlines()[0]}{target}")
     what = "; ".join(dict.fromkeys(reasons)) or "; ".join(failures[:5]) or "see dbt's output"
     return f"{command} failed on the Athena emulator: {what} (dbt's output: {output})"
 
@@ -644,7 +668,11 @@ def emulate_build(
         athena.put_bronze()
         _, done = plan(athena.store, bronze_files(athena.store), None, datetime.now(UTC).date())
         athena.dbt(["seed", *extra])
-        athena.dbt(["build", *extra, *selection])
+        # buildable: the tests of the selection, not those that also read tables
+        # outside it and its parents (eager, dbt's default, would run a singular
+        # test over tables a fresh state has not built yet).
+        indirect = ["--indirect-selection", "buildable"] if select else []
+        athena.dbt(["build", *extra, *selection, *indirect])
         if not select:
             athena.record_build(done)
     return athena.report

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,7 @@ from trino_query_parser import TrinoSyntaxError, parse_statement
 from trino_query_parser.SqlBaseLexer import SqlBaseLexer
 from trino_query_parser.SqlBaseParser import SqlBaseParser
 
-from athena_emulator import hive_ddl
+from athena_emulator import hive_ddl, show
 from athena_emulator.catalog import (
     CATALOG,
     HIDDEN_COLUMNS,
@@ -56,9 +57,13 @@ from athena_emulator.catalog import (
 from athena_emulator.executor import (
     HIDDEN_PLACEHOLDER,
     ICEBERG_TRANSFORM,
+    LAZY_SIMPLE_SERDE,
     Engine,
     ExecutionError,
+    duckdb_type,
+    hive_storage,
     iceberg_metadata,
+    transform_source,
     translate,
     trino_text,
 )
@@ -370,6 +375,7 @@ class Frontend:
                 f"the Trino grammar accepts this statement but sqlglot cannot parse it: {error}",
             ) from None
         with_default_precision(tree)
+        tree = tree.transform(_unparenthesized_table)
 
         if isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression:
             return self._ctas(tree, database, query_id)
@@ -378,7 +384,7 @@ class Frontend:
         if isinstance(tree, exp.Merge):
             return self._merge(tree, database)
         if isinstance(tree, exp.Insert):
-            return self._insert(tree, database)
+            return self._insert(tree, database, query_id)
         if isinstance(tree, exp.Delete | exp.Update):
             return self._delete_or_update(tree, database)
         if isinstance(tree, exp.Drop) and tree.kind == "VIEW":
@@ -679,7 +685,7 @@ class Frontend:
                 raise AthenaFailure(
                     "INVALID_TABLE_PROPERTY", f"Unable to parse partitioning value: {entry}"
                 )
-            column = match.group("column") or match.group("arg") or match.group("identity")
+            column = transform_source(match)
             if column not in names:
                 raise AthenaFailure(
                     "INVALID_TABLE_PROPERTY",
@@ -764,28 +770,65 @@ class Frontend:
         data_columns = [c for c in glue_columns if c["Name"] not in partitioned_by]
         partition_keys = [c for c in glue_columns if c["Name"] in partitioned_by]
         file_format = (_literal(properties.get("format")) or "parquet").lower()
+        if file_format == "parquet":
+            formats: dict[str, Any] = PARQUET_FORMATS
+        else:
+            # ctas.md: field_delimiter, for text-based formats; \001 by default.
+            delimiter = _literal(properties.get("field_delimiter")) or "\x01"
+            formats = {
+                **TEXT_FORMATS,
+                "SerdeInfo": {
+                    "SerializationLibrary": LAZY_SIMPLE_SERDE,
+                    "Parameters": {"field.delim": delimiter, "serialization.format": delimiter},
+                },
+            }
+        table = {
+            "Name": name,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"EXTERNAL": "TRUE", "classification": file_format},
+            "PartitionKeys": partition_keys,
+            "StorageDescriptor": {"Columns": data_columns, "Location": location, **formats},
+        }
         outcome = Outcome("SUCCEEDED", "DDL", "CREATE_TABLE_AS_SELECT", target=f"{db}.{name}")
-        if self.engine is not None and file_format == "parquet":
-            result = self.engine.write_objects(translate(typed), location, query_id, partitioned_by)
+        written: list[list[tuple[str, str]]] = []
+        if self.engine is not None and file_format in ("parquet", "textfile"):
+            result = self.engine.write_objects(
+                translate(typed), location, query_id, partitioned_by, hive_storage(table)
+            )
             outcome.update_count = result.update_count
             outcome.bytes_scanned = result.bytes_scanned
+            written = result.partitions
         else:
             self._put(f"{location.rstrip('/')}/{query_id}_00000", b"")
-        self.catalog.create_table(
-            db,
-            {
-                "Name": name,
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": {"EXTERNAL": "TRUE", "classification": file_format},
-                "PartitionKeys": partition_keys,
-                "StorageDescriptor": {
-                    "Columns": data_columns,
-                    "Location": location,
-                    **(PARQUET_FORMATS if file_format == "parquet" else TEXT_FORMATS),
-                },
-            },
-        )
+        self.catalog.create_table(db, table)
+        self._add_partitions(db, name, written)
         return outcome
+
+    def _add_partitions(self, db: str, name: str, partitions: list[list[tuple[str, str]]]) -> None:
+        """Athena registers in Glue the partitions a CTAS or INSERT INTO writes to
+        a Hive table (insert-into.html); those Glue already has are left as they are."""
+        table = self.catalog.table(db, name)
+        if table is None or not partitions:
+            return
+        descriptor = table.raw.get("StorageDescriptor", {})
+        location = (table.location or "").rstrip("/")
+        known = self.catalog.partition_values(db, name)
+        fresh = [p for p in partitions if [v for _, v in p] not in known]
+        self.catalog.add_partitions(
+            db,
+            name,
+            [
+                {
+                    "Values": [value for _, value in partition],
+                    "StorageDescriptor": {
+                        **descriptor,
+                        "Location": f"{location}/"
+                        + "/".join(f"{k}={urllib.parse.quote(v, safe='')}" for k, v in partition),
+                    },
+                }
+                for partition in fresh
+            ],
+        )
 
     def _create_view(self, create: exp.Create, text: str, database: str) -> Outcome:
         db, name = self._table_ref(create.this, database)
@@ -810,8 +853,11 @@ class Frontend:
             "Parameters": {"presto_view": "true", "comment": "Presto View"},
             "ViewOriginalText": view_original_text(body, CATALOG, db, columns),
             "ViewExpandedText": "/* Presto View */",
+            # Trino's Hive metastore writes a view with an empty location
+            # (HiveMetadata.createView: setLocation("")), which readers of Glue expect.
             "StorageDescriptor": {
                 "Columns": [{"Name": c, "Type": _view_glue_type(k)} for c, k in columns],
+                "Location": "",
                 "SerdeInfo": {},
             },
         }
@@ -849,7 +895,7 @@ class Frontend:
             )
         return target
 
-    def _insert(self, insert: exp.Insert, database: str) -> Outcome:
+    def _insert(self, insert: exp.Insert, database: str, query_id: str) -> Outcome:
         schema_node = insert.this
         table_node = schema_node.this if isinstance(schema_node, exp.Schema) else schema_node
         db, name = self._table_ref(table_node, database)
@@ -867,7 +913,10 @@ class Frontend:
                     "COLUMN_NOT_FOUND",
                     f"Insert column name does not exist in target table: {column}",
                 )
-        columns, typed = self.analyze(insert.expression, database)
+        query = insert.expression
+        if isinstance(query, exp.Values):
+            query = _values_query(query)
+        columns, typed = self.analyze(query, database)
         if len(columns) != len(listed):
             raise AthenaFailure(
                 "TYPE_MISMATCH",
@@ -875,18 +924,36 @@ class Frontend:
             )
         self._check_assignable(dict(target.columns), list(zip(listed, columns, strict=True)))
         outcome = Outcome("SUCCEEDED", "DML", "INSERT", target=f"{db}.{name}", update_count=0)
-        if self.engine is not None:
-            if target.kind != "iceberg":
-                raise AthenaFailure(
-                    "EMULATOR_LIMITATION", "the emulator inserts only into Iceberg tables"
-                )
-            self._sync(insert, database)
+        if self.engine is None:
+            return outcome
+        self._sync(insert, database)
+        if target.kind == "iceberg":
             names = ", ".join(f'"{c}"' for c in listed)
             result = self.engine.run(
                 f"INSERT INTO {self.engine.qualified(db, name)} ({names}) {translate(typed)}"
             )
             outcome.update_count = result.update_count
             outcome.bytes_scanned = result.bytes_scanned
+            return outcome
+        # A Hive table gets new objects: every column in the table's order (those
+        # the INSERT leaves out are NULL), partition columns last.
+        given = {column: f'"_insert"."{column}"' for column in listed}
+        values = ", ".join(
+            f'CAST({given.get(column, "NULL")} AS {duckdb_type(kind)}) AS "{column}"'
+            for column, kind in target.columns
+        )
+        aliases = ", ".join(f'"{column}"' for column in listed)
+        rows = f'SELECT {values} FROM ({translate(typed)}) AS "_insert"({aliases})'
+        written = self.engine.write_objects(
+            rows,
+            target.location or "",
+            query_id,
+            list(target.partition_keys),
+            hive_storage(target.raw),
+        )
+        self._add_partitions(db, name, written.partitions)
+        outcome.update_count = written.update_count
+        outcome.bytes_scanned = written.bytes_scanned
         return outcome
 
     def _check_assignable(
@@ -1236,9 +1303,7 @@ class Frontend:
                 )
             for transform in statement.partition_transforms:
                 match = ICEBERG_TRANSFORM.match(transform)
-                column = match and (
-                    match.group("column") or match.group("arg") or match.group("identity")
-                )
+                column = match and transform_source(match)
                 if not column or column not in names:
                     raise AthenaFailure(
                         "FAILED", f"Invalid partitioning: {transform}", error_type=DDL_FAILED
@@ -1447,7 +1512,33 @@ class Frontend:
                 f"SemanticException [Error 10072]: Database does not exist: {statement.database}",
                 error_type=DDL_FAILED,
             )
-        return Outcome("SUCCEEDED", "UTILITY", statement.verb.upper())
+        outcome = Outcome("SUCCEEDED", "UTILITY", statement.verb.upper())
+        answer = self._show(statement, database)
+        if answer is not None:
+            outcome.columns = [(answer.column, "varchar")]
+            outcome.rows = [[line] for line in answer.lines]
+        return outcome
+
+    def _show(self, statement: hive_ddl.Utility, database: str) -> show.Answer | None:
+        """The rows of a SHOW or DESCRIBE; None for the utility statements that have none."""
+        table = None
+        if statement.name is not None:
+            table = self.catalog.table(*self._hive_names(statement.name, database))
+        if statement.verb == "show_tables":
+            return show.show_tables(self.catalog, statement.database or database, statement.pattern)
+        if statement.verb == "show_databases":
+            return show.show_databases(self.catalog, statement.pattern)
+        if table is None:
+            return None
+        if statement.verb == "show_columns":
+            return show.show_columns(table)
+        if statement.verb == "describe":
+            return show.describe(table, statement.column)
+        if statement.verb == "show_partitions":
+            return show.show_partitions(self.catalog, table)
+        if statement.verb == "show_tblproperties":
+            return show.show_tblproperties(table)
+        return None
 
     # ------------------------------------------------------------------ S3
 
@@ -1557,6 +1648,33 @@ def _array(value: exp.Expression | None) -> list[str]:
     if not isinstance(value, exp.Array):
         raise AthenaFailure("INVALID_TABLE_PROPERTY", f"expected ARRAY[...], got {value.sql()}")
     return [str(e.this) for e in value.expressions]
+
+
+def _unparenthesized_table(node: exp.Expression) -> exp.Expression:
+    """`FROM (t) AS a` as `FROM t AS a`: Trino's grammar takes a parenthesized
+    relation wherever a relation goes (relationPrimary: '(' relation ')'), and
+    means the relation itself; the tools downstream take only a query there."""
+    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Table):
+        table = node.this.copy()
+        if node.args.get("alias") is not None:
+            table.set("alias", node.args["alias"].copy())
+        return table
+    return node
+
+
+def _values_query(values: exp.Values) -> exp.Select:
+    """`VALUES (...), (...)` as the query Trino makes of it: a relation whose
+    columns are _col0, _col1, ... (sql/values.md)."""
+    first = values.expressions[0]
+    width = len(first.expressions) if isinstance(first, exp.Tuple) else 1
+    relation = exp.Values(
+        expressions=[e.copy() for e in values.expressions],
+        alias=exp.TableAlias(
+            this=exp.to_identifier("_values"),
+            columns=[exp.to_identifier(f"_col{i}") for i in range(width)],
+        ),
+    )
+    return exp.select("*").from_(relation)
 
 
 def _glue_column(column: hive_ddl.ColumnDef) -> dict[str, Any]:

@@ -40,6 +40,7 @@ import json
 import re
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -60,11 +61,25 @@ from flows.warehouse.duckdb_connect import DEFAULT_EXTENSION_DIR, connect
 # The pinned extensions (DuckLake) live in the project's folder, as for the local run.
 EXTENSION_DIR = Path(__file__).resolve().parents[1] / DEFAULT_EXTENSION_DIR
 
-# An Iceberg partition transform, as Athena's `partitioning` and PARTITIONED BY write it.
+# An Iceberg partition transform, as Athena's `partitioning` and PARTITIONED BY write it:
+# bucket and truncate take their number first in Hive's DDL (bucket(16, c):
+# querying-iceberg-creating-tables.html) and last in Trino's CTAS property
+# (bucket(c, 16): Trino's connector/iceberg.md, Partitioned tables).
 ICEBERG_TRANSFORM = re.compile(
     r"^(?:(?P<unit>year|month|day|hour)\((?P<column>\w+)\)"
-    r"|(?:bucket|truncate)\(\s*\d+\s*,\s*(?P<arg>\w+)\s*\)|(?P<identity>\w+))$"
+    r"|(?:bucket|truncate)\(\s*(?:\d+\s*,\s*(?P<arg>\w+)|(?P<trino_arg>\w+)\s*,\s*\d+)\s*\)"
+    r"|(?P<identity>\w+))$"
 )
+
+
+def transform_source(match: re.Match[str]) -> str:
+    """The column an ICEBERG_TRANSFORM match partitions by."""
+    return next(
+        match.group(name)
+        for name in ("column", "arg", "trino_arg", "identity")
+        if match.group(name)
+    )
+
 
 # Athena's session time zone is UTC; Trino orders NULLs last in both directions.
 SESSION_SETTINGS = {
@@ -361,6 +376,8 @@ def _replacement(node: exp.Expression) -> exp.Expression:
             else path.sql("trino")[1:-1].replace("''", "'")
         )
         return exp.func("trino_json_extract_scalar", node.this, exp.Literal.string(path_text))
+    if isinstance(node, exp.DPipe | exp.Concat) and _is(node.type, {DType.ARRAY}):
+        return _array_concatenation(node)
     if isinstance(node, exp.FromISO8601Timestamp):
         return exp.func("trino_from_iso8601_timestamp", node.this)
     if (
@@ -418,6 +435,24 @@ def _replacement(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _array_concatenation(node: exp.DPipe | exp.Concat) -> exp.Expression:
+    """Trino's `||` and concat() over arrays (array.md): arrays are joined, and an
+    element beside an array is appended or prepended; DuckDB's `||` takes strings."""
+    operands = (
+        [node.this, node.expression] if isinstance(node, exp.DPipe) else list(node.expressions)
+    )
+    joined = operands[0]
+    for operand in operands[1:]:
+        if not _is(operand.type, {DType.ARRAY}):
+            joined = exp.func("list_append", joined, operand)
+        elif not _is(joined.type, {DType.ARRAY}):
+            joined = exp.func("list_prepend", joined, operand)
+        else:
+            joined = exp.func("list_concat", joined, operand)
+        joined.type = node.type
+    return joined
+
+
 def translate(tree: exp.Expression) -> str:
     """A Trino statement (typed where the front end could type it) in DuckDB SQL."""
     tree = tree.copy()
@@ -454,6 +489,20 @@ class Result:
     rows: list[tuple[Any, ...]]
     update_count: int
     bytes_scanned: int
+
+
+@dataclass
+class Written:
+    """What a write of Hive objects did: rows, bytes read, and the partitions
+    written, each as its (key, value) pairs in the table's order."""
+
+    update_count: int
+    bytes_scanned: int
+    partitions: list[list[tuple[str, str]]]
+
+
+# Athena's limit of partitions one CTAS or INSERT INTO writes (ctas-insert-into.html).
+MAX_PARTITIONS_WRITTEN = 100
 
 
 class Engine:
@@ -750,17 +799,16 @@ class Engine:
     ) -> str:
         partitions = list(table.partition_keys)
         data_columns = [(c, k) for c, k in table.columns if c not in partitions]
-        descriptor = table.raw.get("StorageDescriptor", {})
-        serde = (descriptor.get("SerdeInfo") or {}).get("SerializationLibrary", "")
-        parquet = "parquet" in (descriptor.get("InputFormat") or "").lower() or "parquet" in serde
-        columns: list[str] = []
+        storage = hive_storage(table.raw)
         if not files:
             columns = [f'CAST(NULL AS {duckdb_type(k)}) AS "{c}"' for c, k in table.columns]
             columns.append('CAST(NULL AS VARCHAR) AS "$path"')
             return f"SELECT {', '.join(columns)} WHERE false"
         paths = [f for f, _ in files]
         path_uri = f"'s3://' || substr(filename, {len(str(self.cache_dir)) + 2})"
-        if parquet:
+        partition_columns, options = self._partition_reading(table, files)
+        columns: list[str] = []
+        if storage.format == "parquet":
             present = set()
             for path in paths:
                 present |= set(self._columns_of(path))
@@ -769,51 +817,60 @@ class Engine:
                     columns.append(f'{_hive_value(column, kind)} AS "{column}"')
                 else:
                     columns.append(f'CAST(NULL AS {duckdb_type(kind)}) AS "{column}"')
-            hive = all(f"{p}=" in str(files[0][0]) for p in partitions) and partitions
-            parameters = table.raw.get("Parameters", {})
-            # A projected date partition stays a DuckDB date: DuckDB prunes files
-            # by `cast(dt as date) >= ...` only when no cast is left to apply
-            # (its values compare and print as the yyyy-MM-dd strings they are).
-            dates = {
-                p
-                for p in partitions
-                if parameters.get(f"projection.{p}.type") == "date"
-                and parameters.get(f"projection.{p}.format", "yyyy-MM-dd") == "yyyy-MM-dd"
-            }
-            for partition in partitions:
-                if hive and partition in dates:
-                    columns.append(f'"{partition}"')
-                elif hive:
-                    columns.append(f'CAST("{partition}" AS VARCHAR) AS "{partition}"')
-                else:
-                    # a template that is not k=v: the value is read from the key
-                    regex = _partition_regex(files, partition)
-                    columns.append(f"regexp_extract(filename, '{regex}', 1) AS \"{partition}\"")
-            columns.append(f'{path_uri} AS "$path"')
-            types = ", ".join(f"'{p}': '{'DATE' if p in dates else 'VARCHAR'}'" for p in partitions)
-            options = "union_by_name = true, filename = true"
-            if hive:
-                options += f", hive_partitioning = true, hive_types = {{{types}}}"
-            else:
-                options += ", hive_partitioning = false"
-            source = f"read_parquet({_list(paths)}, {options})"
-            return f"SELECT {', '.join(columns)} FROM {source}"
-        if "opencsv" in serde.lower():
-            parameters = table.raw.get("Parameters", {})
-            skip = int(parameters.get("skip.header.line.count", "0") or 0)
+            source = f"read_parquet({_list(paths)}, union_by_name = true, {options})"
+        elif storage.format in ("opencsv", "text"):
             spec = ", ".join(f"'{c}': 'VARCHAR'" for c, _ in data_columns)
-            source = (
-                f"read_csv({_list(paths)}, header = false, skip = {skip}, columns = {{{spec}}}, "
-                "delim = ',', quote = '\"', escape = '\"', auto_detect = false, filename = true)"
+            source = f"read_csv({_list(paths)}, {storage.csv_options}, columns = {{{spec}}}, "
+            source += f"auto_detect = false, {options})"
+            # Hive's LazySimpleSerDe reads a field its type cannot hold as NULL.
+            cast = "CAST" if storage.format == "opencsv" else "TRY_CAST"
+            columns = [f'{cast}("{c}" AS {duckdb_type(k)}) AS "{c}"' for c, k in data_columns]
+        else:
+            raise ExecutionError(
+                "EMULATOR_LIMITATION",
+                "the emulator reads Hive tables stored as Parquet, text or OpenCSV, "
+                f"not {storage.serde or storage.format}",
             )
-            columns = [f'CAST("{c}" AS {duckdb_type(k)}) AS "{c}"' for c, k in data_columns]
-            columns += [f'CAST(NULL AS VARCHAR) AS "{p}"' for p in partitions]
-            columns.append(f'{path_uri} AS "$path"')
-            return f"SELECT {', '.join(columns)} FROM {source}"
-        raise ExecutionError(
-            "EMULATOR_LIMITATION",
-            f"the emulator reads Hive tables stored as Parquet or OpenCSV, not {serde or 'text'}",
-        )
+        columns += [*partition_columns, f'{path_uri} AS "$path"']
+        return f"SELECT {', '.join(columns)} FROM {source}"
+
+    def _partition_reading(
+        self, table: Table, files: list[tuple[str, dict[str, str]]]
+    ) -> tuple[list[str], str]:
+        """A Hive table's partition columns as a select list over its files, and
+        the reader options that take them from the files' paths."""
+        partitions = list(table.partition_keys)
+        kinds = dict(table.columns)
+        hive = all(f"{p}=" in str(files[0][0]) for p in partitions) and partitions
+        parameters = table.raw.get("Parameters", {})
+        # A projected date partition stays a DuckDB date: DuckDB prunes files
+        # by `cast(dt as date) >= ...` only when no cast is left to apply
+        # (its values compare and print as the yyyy-MM-dd strings they are).
+        dates = {
+            p
+            for p in partitions
+            if parameters.get(f"projection.{p}.type") == "date"
+            and parameters.get(f"projection.{p}.format", "yyyy-MM-dd") == "yyyy-MM-dd"
+        }
+        columns = []
+        for partition in partitions:
+            if hive and partition in dates:
+                columns.append(f'"{partition}"')
+            elif hive:
+                # A k=v folder's value, read as the partition column's Glue type.
+                kind = duckdb_type(kinds[partition])
+                columns.append(f'CAST("{partition}" AS {kind}) AS "{partition}"')
+            else:
+                # a template that is not k=v: the value is read from the key
+                regex = _partition_regex(files, partition)
+                columns.append(f"regexp_extract(filename, '{regex}', 1) AS \"{partition}\"")
+        types = ", ".join(f"'{p}': '{'DATE' if p in dates else 'VARCHAR'}'" for p in partitions)
+        options = "filename = true"
+        if hive:
+            options += f", hive_partitioning = true, hive_types = {{{types}}}"
+        else:
+            options += ", hive_partitioning = false"
+        return columns, options
 
     def _columns_of(self, path: str) -> dict[str, int]:
         """A Parquet file's columns with their compressed bytes over all row groups."""
@@ -843,7 +900,7 @@ class Engine:
         keys: list[str] = []
         for entry in spec:
             match = ICEBERG_TRANSFORM.match(entry)
-            if match is None or match.group("arg"):
+            if match is None or match.group("arg") or match.group("trino_arg"):
                 return
             if match.group("identity"):
                 keys.append(f'"{match.group("identity")}"')
@@ -907,13 +964,20 @@ class Engine:
         return result
 
     def write_objects(
-        self, query: str, location: str, query_id: str, partitioned_by: list[str]
-    ) -> Result:
-        """CTAS of a Hive table: its rows as Parquet objects under its location
-        (Hive's k=v folders per partition), which later reads list like any."""
+        self,
+        query: str,
+        location: str,
+        query_id: str,
+        partitioned_by: list[str],
+        storage: HiveStorage,
+    ) -> Written:
+        """CTAS or INSERT of a Hive table: its rows as new objects under its
+        location (Hive's k=v folders per partition), which later reads list like
+        any. Athena writes at most 100 partitions a statement (ctas-insert-into.html):
+        more fail the statement, and nothing is written."""
         staging = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix="_ctas-"))
         try:
-            options = "FORMAT parquet, COMPRESSION zstd"
+            options = storage.copy_options
             if partitioned_by:
                 keys = ", ".join(f'"{c}"' for c in partitioned_by)
                 options += f", PARTITION_BY ({keys}), FILENAME_PATTERN '{query_id}_{{i}}'"
@@ -921,14 +985,26 @@ class Engine:
             else:
                 target = staging / f"{query_id}_00000"
             result = self.run(f"COPY ({query}) TO '{target}' ({options})")
+            files = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+            folders = sorted({file.parent.as_posix() for file in files} - {"."})
+            if len(folders) > MAX_PARTITIONS_WRITTEN:
+                raise ExecutionError(
+                    "HIVE_TOO_MANY_OPEN_PARTITIONS",
+                    f"Exceeded limit of {MAX_PARTITIONS_WRITTEN} open writers for "
+                    "partitions/buckets",
+                )
             bucket, _, prefix = location.removeprefix("s3://").partition("/")
             prefix = prefix.rstrip("/")
-            for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-                relative = path.relative_to(staging).as_posix()
-                self.s3.upload_file(str(path), bucket, f"{prefix}/{relative}".lstrip("/"))
+            for file in files:
+                key = f"{prefix}/{file.as_posix()}".lstrip("/")
+                self.s3.upload_file(str(staging / file), bucket, key)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return Result(rows=[], update_count=result.update_count, bytes_scanned=result.bytes_scanned)
+        return Written(
+            update_count=result.update_count,
+            bytes_scanned=result.bytes_scanned,
+            partitions=[_partition_values(folder) for folder in folders],
+        )
 
     def rename(self, database: str, name: str, new_database: str, new_name: str) -> None:
         """ALTER TABLE RENAME of an Iceberg table: its rows move with it."""
@@ -1025,6 +1101,76 @@ def _list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
+@dataclass(frozen=True)
+class HiveStorage:
+    """How a Hive table's objects hold its rows: Parquet, OpenCSV or Hive's
+    delimited text (LazySimpleSerDe), from its Glue StorageDescriptor."""
+
+    format: str  # parquet, opencsv, text, or the SerDe's name for others
+    serde: str
+    delimiter: str = "\x01"
+    skip_lines: int = 0
+
+    @property
+    def csv_options(self) -> str:
+        """DuckDB's read_csv options for the text formats."""
+        if self.format == "opencsv":
+            return (
+                f"header = false, skip = {self.skip_lines}, "
+                "delim = ',', quote = '\"', escape = '\"'"
+            )
+        # LazySimpleSerDe: no quoting, no escaping, NULL written as \N.
+        return (
+            f"header = false, skip = {self.skip_lines}, delim = {_sql_string(self.delimiter)}, "
+            "quote = '', escape = '', nullstr = '\\N'"
+        )
+
+    @property
+    def copy_options(self) -> str:
+        """DuckDB's COPY options that write objects this table reads."""
+        if self.format == "parquet":
+            return "FORMAT parquet, COMPRESSION zstd"
+        if self.format == "opencsv":
+            return "FORMAT csv, HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\""
+        if self.format == "text":
+            return (
+                f"FORMAT csv, HEADER false, DELIMITER {_sql_string(self.delimiter)}, "
+                "QUOTE '', ESCAPE '', NULLSTR '\\N'"
+            )
+        raise ExecutionError(
+            "EMULATOR_LIMITATION",
+            f"the emulator writes Hive tables as Parquet, text or OpenCSV, not {self.serde}",
+        )
+
+
+LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+
+
+def hive_storage(raw: dict[str, Any]) -> HiveStorage:
+    """A Glue table's storage; Hive's defaults where the descriptor leaves them
+    out (LazySimpleSerDe splits fields at \\001)."""
+    descriptor = raw.get("StorageDescriptor", {})
+    serde_info = descriptor.get("SerdeInfo") or {}
+    serde = serde_info.get("SerializationLibrary", "")
+    parameters = serde_info.get("Parameters") or {}
+    skip = int(raw.get("Parameters", {}).get("skip.header.line.count", "0") or 0)
+    input_format = (descriptor.get("InputFormat") or "").lower()
+    if "parquet" in input_format or "parquet" in serde.lower():
+        return HiveStorage("parquet", serde)
+    if "opencsv" in serde.lower():
+        return HiveStorage("opencsv", serde, ",", skip)
+    if serde in ("", LAZY_SIMPLE_SERDE) and "textinputformat" in input_format:
+        delimiter = parameters.get("field.delim") or parameters.get("serialization.format")
+        if not delimiter or delimiter == "1":
+            delimiter = "\x01"
+        return HiveStorage("text", serde or LAZY_SIMPLE_SERDE, delimiter, skip)
+    return HiveStorage(serde.rsplit(".", 1)[-1] or input_format or "unknown", serde)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _hive_value(column: str, trino_type: str) -> str:
     """A Parquet column as Athena reads it through a Hive table's Glue type."""
     if trino_type.startswith("timestamp("):
@@ -1057,6 +1203,14 @@ def _partition_regex(files: list[tuple[str, dict[str, str]]], partition: str) ->
     return "/" + re.escape(before).replace("'", "''") + "/([^/]+)/" if before else "/([^/]+)/"
 
 
+def _partition_values(folder: str) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a Hive partition folder, `k1=v1/k2=v2`."""
+    return [
+        (key, urllib.parse.unquote(value))
+        for key, _, value in (part.partition("=") for part in folder.split("/"))
+    ]
+
+
 def _view_sql(text: str) -> str:
     payload = text.removeprefix("/* Presto View: ").removesuffix(" */")
     return json.loads(base64.b64decode(payload))["originalSql"]
@@ -1065,6 +1219,8 @@ def _view_sql(text: str) -> str:
 _ERRORS = {
     "Conversion Error": "INVALID_CAST_ARGUMENT",
     "Out of Range Error": "NUMERIC_VALUE_OUT_OF_RANGE",
+    # strptime's, for Trino's date_parse of text its format does not match.
+    "Invalid Input Error: Could not parse string": "INVALID_FUNCTION_ARGUMENT",
 }
 
 

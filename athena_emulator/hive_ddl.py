@@ -9,6 +9,7 @@ reference; anything else fails the way Athena's Hive parser reports it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -171,6 +172,9 @@ class Utility:
     verb: str
     name: Name | None = None
     database: str | None = None
+    # SHOW TABLES' and SHOW DATABASES' pattern; DESCRIBE's column.
+    pattern: str | None = None
+    column: str | None = None
 
 
 HiveStatement = CreateDatabase | DropDatabase | CreateTable | DropTable | AlterTable | Utility
@@ -179,14 +183,20 @@ HiveStatement = CreateDatabase | DropDatabase | CreateTable | DropTable | AlterT
 def is_hive_ddl(sql: str) -> bool:
     """Whether Athena runs this statement through its Hive engine."""
     try:
-        words = [t.lower for t in tokenize(sql)[:3] if t.kind == "word"]
+        tokens = tokenize(sql)
     except HiveSyntaxError:
         return False
+    words = [t.lower for t in tokens[:3] if t.kind == "word"]
     if not words:
         return False
     if words[0] == "create" and len(words) > 1 and words[1] == "table":
-        # CREATE TABLE without AS (an empty Iceberg table) is Hive DDL; CTAS is Trino.
-        return not re.search(r"\bas\s*(\(|select\b|with\b)", sql, re.IGNORECASE)
+        # CREATE TABLE without AS (an empty Iceberg table) is Hive DDL; CTAS is Trino,
+        # whatever comments stand between AS and its query (the tokens have none).
+        return not any(
+            token.lower == "as" and following.lower in ("(", "select", "with", "values", "table")
+            for token, following in itertools.pairwise(tokens)
+            if token.kind == "word"
+        )
     if words[:2] == ["alter", "table"] and re.search(r"\bexecute\b", sql, re.IGNORECASE):
         return False
     return any(tuple(words[: len(start)]) == start for start in STATEMENT_STARTS)
@@ -371,7 +381,10 @@ class _Parser:
         if self.accept("describe"):
             if not self.accept("formatted"):
                 self.accept("extended")
-            return Utility("describe", name=self.name())
+            statement = Utility("describe", name=self.name())
+            if self.current.kind in ("word", "quoted"):
+                statement.column = self.identifier()
+            return statement
         if self.accept("show"):
             return self._show()
         raise self.fail("a Hive DDL statement")
@@ -433,6 +446,7 @@ class _Parser:
             if token.kind == "word" and following.text == "(":
                 # An Iceberg transform: day(col), bucket(16, col), truncate(10, col).
                 start = self.index
+                self.index += 1  # the transform's name; its arguments follow
                 depth = 0
                 while True:
                     if self.current.text == "(":
@@ -508,20 +522,26 @@ class _Parser:
 
     def _show(self) -> Utility:
         if self.accept("databases") or self.accept("schemas"):
+            pattern = None
             if self.current.kind == "string" or self.accept("like"):
-                self.string()
-            return Utility("show_databases")
+                pattern = self.string()
+            return Utility("show_databases", pattern=pattern)
         if self.accept("tables"):
             database = self.identifier() if self.accept("in") else None
-            if self.current.kind == "string":
-                self.string()
-            return Utility("show_tables", database=database)
+            pattern = self.string() if self.current.kind == "string" else None
+            return Utility("show_tables", database=database, pattern=pattern)
         if self.accept("columns"):
             if not self.accept("in"):
                 self.expect("from")
-            return Utility("show_columns", name=self.name())
-        if self.accept("tblproperties") or self.accept("partitions"):
-            return Utility("show", name=self.name())
+            name = self.name()
+            # show-columns.html: SHOW COLUMNS {FROM|IN} table [{FROM|IN} database]
+            if name.database is None and (self.accept("in") or self.accept("from")):
+                name = Name(self.identifier(), name.table)
+            return Utility("show_columns", name=name)
+        if self.accept("tblproperties"):
+            return Utility("show_tblproperties", name=self.name())
+        if self.accept("partitions"):
+            return Utility("show_partitions", name=self.name())
         if self.accept("create", "table"):
             return Utility("show_create_table", name=self.name())
         raise self.fail("DATABASES, TABLES, COLUMNS, TBLPROPERTIES, PARTITIONS")

@@ -234,6 +234,19 @@ def _at_time_zone(self: Any, expression: exp.Expression) -> exp.Expression:
     return expression
 
 
+def _concatenation(self: Any, expression: exp.Expression) -> exp.Expression:
+    """array.md: `||` and concat() join arrays, or an array and an element of its
+    type, into an array; string.md: otherwise they join strings into a varchar."""
+    operands = (
+        [expression.this, expression.expression]
+        if isinstance(expression, exp.DPipe)
+        else expression.expressions
+    )
+    arrays = [o.type for o in operands if o.type is not None and o.type.this == DType.ARRAY]
+    self._set_type(expression, arrays[0] if arrays else exp.DataType.build("varchar"))
+    return expression
+
+
 EXPRESSION_METADATA = {
     **Trino.EXPRESSION_METADATA,
     exp.JSONExtractScalar: _returns("varchar"),
@@ -246,6 +259,10 @@ EXPRESSION_METADATA = {
     exp.DateTrunc: {"annotator": _same_as_argument("this")},
     exp.DateAdd: {"annotator": _same_as_argument("this")},
     exp.AtTimeZone: {"annotator": _at_time_zone},
+    # conditional.md: try(expression) is the expression's value, or NULL where it fails.
+    exp.Try: {"annotator": _same_as_argument("this")},
+    exp.DPipe: {"annotator": _concatenation},
+    exp.Concat: {"annotator": _concatenation},
     exp.Sum: {"annotator": _sum_type},
     exp.Anonymous: {"annotator": _anonymous},
 }

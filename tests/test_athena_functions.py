@@ -11,6 +11,7 @@ functions/aggregate.md, sql/select.md, language/types.md.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -37,7 +38,8 @@ def athena() -> Iterator[Frontend]:
 
 
 def run(athena: Frontend, sql: str) -> Outcome:
-    return athena.run(sql, "functions", "q")
+    # A query id of its own: a Hive write names its objects after it.
+    return athena.run(sql, "functions", uuid.uuid4().hex)
 
 
 def values(athena: Frontend, sql: str) -> list[str | None]:
@@ -497,3 +499,54 @@ def test_merge_takes_the_first_clause_that_holds_for_each_target_row(athena: Fro
     assert merged.update_count == 4
     rows = run(athena, "select id, v from functions.merged order by id").rows
     assert rows == [["2", "40"], ["4", "40"], ["5", "50"]]
+
+
+def test_try_keeps_its_arguments_type(athena: Frontend) -> None:
+    """conditional.md: try(expression) evaluates the expression and returns NULL
+    on an invalid function argument; its type is the expression's. dbt-athena
+    builds a seed's timestamp columns as coalesce(try(date_parse(...)), ...);
+    datetime.md: date_parse(string, format) -> timestamp(3), MySQL's format."""
+    outcome = run(
+        athena,
+        "select coalesce(try(date_parse(t, '%Y-%m-%d %H:%i:%s')), try(date_parse(t, '%d %M %Y'))) "
+        "as parsed from (values ('2024-07-05 12:34:56'), ('5 July 2024'), ('not a date')) as v(t)",
+    )
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert outcome.columns == [("parsed", "timestamp(3)")]
+    assert outcome.rows == [["2024-07-05 12:34:56.000"], ["2024-07-05 00:00:00.000"], [None]]
+    assert fails(athena, "select date_parse('not a date', '%Y-%m-%d') as d").startswith(
+        "INVALID_FUNCTION_ARGUMENT"
+    )
+
+
+def test_arrays_concatenate_with_the_operator_and_concat(athena: Frontend) -> None:
+    """array.md: `||` concatenates an array with an array or an element of the
+    same type (ARRAY[1] || ARRAY[2] is [1, 2], ARRAY[1] || 2 is [1, 2], 2 ||
+    ARRAY[1] is [2, 1]); concat(array1, ..., arrayN) -> array. A table made of
+    one stores an array in Glue."""
+    outcome = run(
+        athena,
+        "select array[1] || array[2] as both, array[1] || 2 as appended, "
+        "2 || array[1] as prepended, concat(array[1], array[2], array[3]) as joined, "
+        "'a' || 'b' as text",
+    )
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert [kind for _, kind in outcome.columns] == [
+        "array(integer)",
+        "array(integer)",
+        "array(integer)",
+        "array(integer)",
+        "varchar",
+    ]
+    assert outcome.rows == [["[1, 2]", "[1, 2]", "[2, 1]", "[1, 2, 3]", "ab"]]
+    athena.s3.create_bucket(Bucket="arrays")
+    created = run(
+        athena,
+        "create table functions.arrays with (table_type = 'iceberg', is_external = false, "
+        "location = 's3://arrays/t/') as select concat(array[1], array[2]) as ids",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    columns = athena.catalog.glue.get_table(DatabaseName="functions", Name="arrays")["Table"][
+        "StorageDescriptor"
+    ]["Columns"]
+    assert [(c["Name"], c["Type"]) for c in columns] == [("ids", "array<int>")]
