@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,8 +116,13 @@ class Case:
     message: str
 
 
+# An error in Athena's words (Trino's error name, or the emulator's), as dbt prints it.
+ATHENA_ERROR = re.compile(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+): [^\n]+")
+
+
 def cases_from_junit(report: Path) -> list[Case]:
-    """Each test case of pytest's JUnit XML; an error (in a fixture) counts as a failure."""
+    """Each test case of pytest's JUnit XML (an error in a fixture counts as a
+    failure); a failure's message is the first Athena error of its output, if any."""
     cases = []
     for case in ET.parse(report).getroot().iter("testcase"):
         classname = case.get("classname", "")
@@ -124,6 +130,10 @@ def cases_from_junit(report: Path) -> list[Case]:
         for child in case:
             if child.tag in ("failure", "error"):
                 outcome, message = "failed", child.get("message", "")
+                output = "\n".join(c.text or "" for c in case) + (child.text or "")
+                athena = ATHENA_ERROR.search(output)
+                if athena is not None:
+                    message = athena.group()
                 break
             if child.tag == "skipped":
                 outcome, message = "skipped", child.get("message", "")
@@ -229,6 +239,9 @@ def run(
             "-q",
             "-rN",
             f"--junitxml={report}",
+            # dbt's output in the report, where the failures say what Athena said.
+            "-o",
+            "junit_logging=all",
             *(["-n", str(workers)] if workers > 1 else []),
             *pytest_args,
         ]

@@ -45,7 +45,7 @@ from trino_query_parser import TrinoSyntaxError, parse_statement
 from trino_query_parser.SqlBaseLexer import SqlBaseLexer
 from trino_query_parser.SqlBaseParser import SqlBaseParser
 
-from athena_emulator import hive_ddl, show
+from athena_emulator import hive_ddl, relations, show
 from athena_emulator.catalog import (
     CATALOG,
     HIDDEN_COLUMNS,
@@ -194,7 +194,16 @@ _GLUE_NAME = re.compile(r"[a-z0-9_]{1,255}")
 
 
 def check_name(name: str, what: str) -> None:
-    """Athena's names: lowercase letters, digits and underscores (Glue lowercases the rest)."""
+    """Athena's names: lowercase letters, digits and underscores (Glue lowercases the
+    rest). A column's name may be any UTF-8 string of 1 to 255 bytes
+    (tables-databases-columns-names.html), quoted where it is not an identifier:
+    dbt-athena's suite adds a column "field-with-dash" on Athena."""
+    if what == "Column":
+        if not 1 <= len(name.encode()) <= 255 or any(ord(c) < 32 for c in name):
+            raise AthenaFailure(
+                "INVALID_INPUT", f"Column name '{name}' must be 1 to 255 bytes of UTF-8 text"
+            )
+        return
     if not _GLUE_NAME.fullmatch(name.lower()):
         raise AthenaFailure(
             "INVALID_INPUT",
@@ -375,7 +384,7 @@ class Frontend:
                 f"the Trino grammar accepts this statement but sqlglot cannot parse it: {error}",
             ) from None
         with_default_precision(tree)
-        tree = tree.transform(_unparenthesized_table)
+        tree = relations.rewrite(tree)
 
         if isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression:
             return self._ctas(tree, database, query_id)
@@ -456,6 +465,20 @@ class Frontend:
                     f"Column '{name}' cannot be resolved",
                     line=line,
                     column=column,
+                ) from None
+            unknown = re.fullmatch(r"Unknown column: (\S+)", message)
+            if unknown:
+                # A qualified column its table does not have: Trino names it as written.
+                written = next(
+                    (
+                        c.sql("trino")
+                        for c in query.find_all(exp.Column)
+                        if c.name.lower() == unknown.group(1).lower()
+                    ),
+                    unknown.group(1),
+                )
+                raise AthenaFailure(
+                    "COLUMN_NOT_FOUND", f"Column '{written}' cannot be resolved", line=line
                 ) from None
             raise AthenaFailure("SEMANTIC_ERROR", message, line=line, column=column) from None
         annotated = annotate_types(
@@ -915,7 +938,7 @@ class Frontend:
                 )
         query = insert.expression
         if isinstance(query, exp.Values):
-            query = _values_query(query)
+            query = relations.values_query(query)
         columns, typed = self.analyze(query, database)
         if len(columns) != len(listed):
             raise AthenaFailure(
@@ -1648,33 +1671,6 @@ def _array(value: exp.Expression | None) -> list[str]:
     if not isinstance(value, exp.Array):
         raise AthenaFailure("INVALID_TABLE_PROPERTY", f"expected ARRAY[...], got {value.sql()}")
     return [str(e.this) for e in value.expressions]
-
-
-def _unparenthesized_table(node: exp.Expression) -> exp.Expression:
-    """`FROM (t) AS a` as `FROM t AS a`: Trino's grammar takes a parenthesized
-    relation wherever a relation goes (relationPrimary: '(' relation ')'), and
-    means the relation itself; the tools downstream take only a query there."""
-    if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Table):
-        table = node.this.copy()
-        if node.args.get("alias") is not None:
-            table.set("alias", node.args["alias"].copy())
-        return table
-    return node
-
-
-def _values_query(values: exp.Values) -> exp.Select:
-    """`VALUES (...), (...)` as the query Trino makes of it: a relation whose
-    columns are _col0, _col1, ... (sql/values.md)."""
-    first = values.expressions[0]
-    width = len(first.expressions) if isinstance(first, exp.Tuple) else 1
-    relation = exp.Values(
-        expressions=[e.copy() for e in values.expressions],
-        alias=exp.TableAlias(
-            this=exp.to_identifier("_values"),
-            columns=[exp.to_identifier(f"_col{i}") for i in range(width)],
-        ),
-    )
-    return exp.select("*").from_(relation)
 
 
 def _glue_column(column: hive_ddl.ColumnDef) -> dict[str, Any]:

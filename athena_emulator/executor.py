@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 import shutil
+import struct
 import tempfile
 import urllib.parse
 from collections.abc import Callable
@@ -176,12 +178,65 @@ def trino_text(value: Any, trino_type: str) -> str | None:
         match = re.match(r"decimal\(\d+,\s*(\d+)\)", kind)
         return f"{value:.{int(match.group(1))}f}" if match else str(value)
     if isinstance(value, float):
-        return repr(value)
+        if math.isnan(value):
+            return "NaN"  # Java's names for them, as Trino writes them
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return _real_text(value) if kind == "real" else repr(value)
     if isinstance(value, bytes):
         return " ".join(f"{b:02x}" for b in value)
     if isinstance(value, list | dict):
-        return json.dumps(value, default=str)
+        return _container_text(value, kind)
     return str(value)
+
+
+def _real_text(value: float) -> str:
+    """A real (32-bit) as Trino writes it: the fewest digits that read back as the
+    same float32 (Java's Float.toString), not the float64 it widens to."""
+    single = struct.unpack("f", struct.pack("f", value))[0]
+    for digits in range(1, 10):
+        text = f"{value:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            return text if any(c in text for c in ".en") else text + ".0"
+    return repr(single)
+
+
+def _container_text(value: list[Any] | dict[Any, Any], kind: str) -> str:
+    """An array, map or row as Athena writes it: `[a, b]`, `{k=v, k2=v2}` and
+    `{field=v, ...}`, elements in their own text form, unquoted."""
+    if kind == "json":
+        return json.dumps(value, separators=(",", ":"), default=str)
+    if isinstance(value, list):
+        inner = kind[6:-1] if kind.startswith("array(") else "unknown"
+        return "[" + ", ".join(_element_text(v, inner) for v in value) + "]"
+    if kind.startswith("map(") and kind.endswith(")"):
+        key_kind, value_kind = [*_split(kind[4:-1]), "unknown", "unknown"][:2]
+        return (
+            "{"
+            + ", ".join(
+                f"{_element_text(k, key_kind)}={_element_text(v, value_kind)}"
+                for k, v in value.items()
+            )
+            + "}"
+        )
+    fields = (
+        [part.strip().partition(" ")[2] for part in _split(kind[4:-1])]
+        if kind.startswith("row(")
+        else []
+    )
+    kinds = fields + ["unknown"] * (len(value) - len(fields))
+    return (
+        "{"
+        + ", ".join(
+            f"{name}={_element_text(v, k)}"
+            for (name, v), k in zip(value.items(), kinds, strict=False)
+        )
+        + "}"
+    )
+
+
+def _element_text(value: Any, kind: str) -> str:
+    return "null" if value is None else str(trino_text(value, kind))
 
 
 # -------------------------------------------------------------- Trino shims
@@ -426,6 +481,8 @@ def _replacement(node: exp.Expression) -> exp.Expression:
             # Trino rounds half away from zero; DuckDB's cast rounds half to even.
             return _cast(exp.func("round", node.this), target.copy())
         if target.this == DType.TIMESTAMPTZ:
+            if isinstance(node.this, exp.Literal) and node.this.is_string:
+                return _cast(exp.Literal.string(_zone_offset(node.this.name)), "timestamptz")
             return _cast(node.this, "timestamptz")
         if target.this == DType.TIMESTAMP and target.expressions:
             if int(target.expressions[0].name or 3) == 3:
@@ -451,6 +508,22 @@ def _array_concatenation(node: exp.DPipe | exp.Concat) -> exp.Expression:
             joined = exp.func("list_concat", joined, operand)
         joined.type = node.type
     return joined
+
+
+# A timestamp literal's time, then a UTC offset: +H, +HH, +HHMM or +HH:MM.
+_OFFSET = re.compile(r"^(.* \d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
+
+
+def _zone_offset(text: str) -> str:
+    """A timestamp literal's offset as DuckDB reads one (+HH:MM, no space before it).
+    Trino takes short offsets too (TimeZoneKey.normalizeShortOffset: `-0` is UTC,
+    `+8` is +08:00) and a space before the zone (types.md: TIMESTAMP
+    '2001-08-22 03:04:05.321 America/Los_Angeles')."""
+    match = _OFFSET.match(text.strip())
+    if match is None:
+        return text
+    time_part, sign, hours, minutes = match.groups()
+    return f"{time_part}{sign}{int(hours):02d}:{minutes or '00'}"
 
 
 def translate(tree: exp.Expression) -> str:

@@ -23,9 +23,11 @@ Run `python -m athena_emulator` to serve it by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import threading
+import time
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,6 +56,16 @@ MAX_RESULTS = 1000
 SYNCHRONOUS_SECONDS = 20
 
 
+# Statements that commit to an Iceberg table, which Athena may fail with
+# ICEBERG_COMMIT_ERROR when another commits to the same table meanwhile.
+ICEBERG_COMMITS = {"MERGE_INTO", "INSERT", "DELETE", "UPDATE", "OPTIMIZE"}
+COMMIT_CONFLICT_NOTE = (
+    "ran while another write to {target} was in flight: on Athena concurrent commits "
+    "to one Iceberg table can fail with ICEBERG_COMMIT_ERROR, which the emulator, "
+    "running one statement at a time, cannot reproduce"
+)
+
+
 @dataclass(frozen=True)
 class Statement:
     number: int
@@ -62,6 +74,10 @@ class Statement:
     database: str | None
     outcome: Outcome
     at: datetime
+    # From its arrival to its end (time.monotonic), queueing for the engine included.
+    arrived: float = 0.0
+    finished: float = 0.0
+    note: str | None = None
 
     @property
     def kind(self) -> str:
@@ -359,6 +375,7 @@ class AthenaEmulator:
             own = configuration.get("ResultConfiguration", {}).get("OutputLocation")
             if own and (configuration.get("EnforceWorkGroupConfiguration") or not output_location):
                 output_location = own
+        arrived = time.monotonic()
         with self._lock:
             outcome = self.frontend.run(sql, database, query_id, output_location)
             statement = Statement(
@@ -368,12 +385,36 @@ class AthenaEmulator:
                 database=database,
                 outcome=outcome,
                 at=datetime.now(UTC),
+                arrived=arrived,
+                finished=time.monotonic(),
             )
+            statement = self._noted(statement)
             self._statements[query_id] = statement
             self._order.append(query_id)
             with self.log_path.open("a") as log:
                 log.write(_log_block(statement))
         return outcome
+
+    def _noted(self, statement: Statement) -> Statement:
+        """A commit to an Iceberg table that was in flight with another to the same
+        table, noted as such: Athena might have failed one of them."""
+        outcome = statement.outcome
+        if outcome.substatement_type not in ICEBERG_COMMITS or not outcome.target:
+            return statement
+        assert self.frontend is not None
+        table = self.frontend.catalog.table(*outcome.target.split(".", 1))
+        if table is None or table.kind != "iceberg":
+            return statement
+        for query_id in reversed(self._order[-50:]):
+            earlier = self._statements[query_id]
+            if (
+                earlier.outcome.target == outcome.target
+                and earlier.outcome.substatement_type in ICEBERG_COMMITS
+                and earlier.finished > statement.arrived
+            ):
+                note = COMMIT_CONFLICT_NOTE.format(target=outcome.target)
+                return dataclasses.replace(statement, note=note)
+        return statement
 
     def start_run(self, query_id: str, request: dict[str, Any]) -> None:
         """Run a statement, answering StartQueryExecution when it is done or
@@ -439,6 +480,8 @@ def _log_block(statement: Statement) -> str:
     ]
     if outcome.state == "FAILED":
         lines.append(f"-- reason: {outcome.reason}")
+    if statement.note:
+        lines.append(f"-- note: {statement.note}")
     lines.append(statement.sql.rstrip().rstrip(";"))
     lines.append(";\n")
     return "\n".join(lines)

@@ -550,3 +550,47 @@ def test_arrays_concatenate_with_the_operator_and_concat(athena: Frontend) -> No
         "StorageDescriptor"
     ]["Columns"]
     assert [(c["Name"], c["Type"]) for c in columns] == [("ids", "array<int>")]
+
+
+def test_results_are_written_in_athenas_text_form(athena: Frontend) -> None:
+    """GetQueryResults gives every value as text. arrays-create-maps.html: a map
+    reads `{last=Smith, first=Bob, age=35}`; creating-arrays.html: an array
+    `[1, 2, 3]`; rows-and-structs.html: a row `{name=Bob, age=38}`; elements
+    unquoted. types.md: REAL is 32-bit, written with the digits a float32 needs;
+    a double's infinities and NaN are Java's Infinity and NaN."""
+    assert values(
+        athena,
+        "select array['a', 'b'] as letters, map(array['first', 'age'], array['Bob', '35']) as user, "
+        "cast(row('Bob', 38) as row(name varchar, age integer)) as person, "
+        "cast(3.1415927 as real) as pi, 1e0 / 0e0 as infinite, 0e0 / 0e0 as nan",
+    ) == ["[a, b]", "{first=Bob, age=35}", "{name=Bob, age=38}", "3.1415927", "Infinity", "NaN"]
+
+
+def test_the_sequence_table_function(athena: Frontend) -> None:
+    """table.md: TABLE(sequence(start => bigint, stop => bigint, step => bigint))
+    returns one column, sequential_number bigint, from start (0 by default) to
+    stop inclusive, by step (1 by default); its columns resolve like a table's."""
+    outcome = run(athena, "select * from TABLE(sequence(start => 10, stop => 1, step => -3)) as s")
+    assert outcome.columns == [("sequential_number", "bigint")]
+    assert sorted(int(row[0]) for row in outcome.rows) == [1, 4, 7, 10]
+    assert values(
+        athena,
+        "select count(*), max(sequential_number) from TABLE(sequence(stop => 1000, step => 1))",
+    ) == ["1001", "1000"]
+    assert fails(
+        athena, "select not_a_column from TABLE(sequence(start => 0, stop => 3))"
+    ).startswith("COLUMN_NOT_FOUND: line 1:8: Column 'not_a_column' cannot be resolved")
+
+
+def test_timestamp_literals_with_a_zone_offset(athena: Frontend) -> None:
+    """types.md: TIMESTAMP '2001-08-22 03:04:05.321 America/Los_Angeles' is a
+    timestamp with time zone, and two of them compare as instants. A zone may
+    be an offset, short ones included (Trino's TimeZoneKey: `-0` is UTC, `+8`
+    is +08:00), with or without a space before it."""
+    assert values(
+        athena,
+        "select TIMESTAMP '2024-07-05 12:34:56.789 -00:30' = TIMESTAMP '2024-07-05 13:04:56.789 UTC', "
+        "TIMESTAMP '2020-01-04 00:00:00-0' = TIMESTAMP '2020-01-04 00:00:00 UTC', "
+        "TIMESTAMP '2020-01-04 08:00:00 +8' = TIMESTAMP '2020-01-04 00:00:00 UTC', "
+        "TIMESTAMP '2024-07-05 12:34:56 America/New_York' = TIMESTAMP '2024-07-05 16:34:56 UTC'",
+    ) == ["true", "true", "true", "true"]

@@ -10,9 +10,15 @@ documented behaviour, not the suite's SQL.
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 
 from athena_emulator.engine import Frontend
+from athena_emulator.server import AthenaEmulator
 from tests.test_athena_functions import athena, fails, run, values
 
 __all__ = ["athena"]  # the module's Frontend fixture, shared
@@ -229,3 +235,94 @@ def test_a_parenthesized_table_is_the_table(athena: Frontend, bucket: str) -> No
         ["1"],
         ["2"],
     ]
+
+
+def test_concurrent_commits_to_one_iceberg_table_are_noted(tmp_path: Path) -> None:
+    """AWS's knowledge center, athena-iceberg-table-error: ICEBERG_COMMIT_ERROR
+    "might occur when multiple statements try to alter the same set of files"
+    in parallel (Iceberg commits optimistically; dbt-athena retries on it). The
+    emulator runs one statement at a time, so it never conflicts: a write that
+    was in flight with another to the same table succeeds, and the statement log
+    says that Athena might have failed it."""
+    log = tmp_path / "statements.log"
+    with AthenaEmulator(log) as emulator:
+        emulator.client("s3").create_bucket(Bucket="commits")
+        emulator.client("glue").create_database(DatabaseInput={"Name": "commits"})
+
+        def query(sql: str) -> None:
+            request = {"QueryString": sql, "QueryExecutionContext": {"Database": "commits"}}
+            outcome = emulator.run(uuid.uuid4().hex, request)
+            assert outcome.state == "SUCCEEDED", outcome.reason
+
+        query(
+            "create table target with (table_type = 'iceberg', is_external = false, "
+            "location = 's3://commits/target/') as select 0 as id"
+        )
+        query("insert into target values (1)")  # alone: nothing to note
+        # Both arrive while the engine is busy: they are in flight together.
+        with emulator._lock:
+            writers = [
+                threading.Thread(target=query, args=(f"insert into target values ({n})",))
+                for n in (2, 3)
+            ]
+            for writer in writers:
+                writer.start()
+            time.sleep(0.5)
+        for writer in writers:
+            writer.join()
+        notes = [s.note for s in emulator.statements]
+    assert notes[:2] == [None, None]
+    assert notes[2] is None and notes[3] is not None  # the second of the two waited
+    assert "ICEBERG_COMMIT_ERROR" in notes[3] and "commits.target" in notes[3]
+    assert log.read_text().count("-- note: ") == 1
+
+
+def test_a_column_name_may_be_any_text_quoted(athena: Frontend, bucket: str) -> None:
+    """tables-databases-columns-names.html: a column name is a UTF-8 string of 1
+    to 255 bytes, lowercased by Athena; quoted in queries (double quotes) and in
+    DDL (backticks) where it is a keyword or has other characters."""
+    created = run(
+        athena,
+        "create table functions.quoted with (format = 'PARQUET', "
+        f"external_location = '{bucket}/quoted/') as "
+        """select 1 as id, 'keyword' as "select", 'x' as "field-with-dash\"""",
+    )
+    assert created.state == "SUCCEEDED", created.reason
+    altered = run(athena, "alter table functions.quoted add columns (`other-dash` string)")
+    assert altered.state == "SUCCEEDED", altered.reason
+    assert run(athena, "show columns from functions.quoted").rows == [
+        ["id"],
+        ["select"],
+        ["field-with-dash"],
+        ["other-dash"],
+    ]
+    assert values(athena, 'select "field-with-dash", "other-dash" from functions.quoted') == [
+        "x",
+        None,
+    ]
+    # Trino's grammar has no empty name (a zero-length delimited identifier).
+    assert "Zero-length delimited identifier" in fails(
+        athena,
+        f"create table functions.unnamed with (external_location = '{bucket}/u/') "
+        'as select 1 as ""',
+    )
+
+
+def test_a_qualified_column_its_table_lacks_is_not_found(athena: Frontend, bucket: str) -> None:
+    """sql/merge.md: the ON condition and the clauses refer to the target's and
+    the source's columns through their aliases; a column neither has fails
+    with COLUMN_NOT_FOUND, named as the statement writes it (as dbt-athena's
+    merge does with a unique_key the model lacks)."""
+    run(
+        athena,
+        "create table functions.merge_target with (table_type = 'iceberg', "
+        f"is_external = false, location = '{bucket}/merge_target/') as select 1 as id",
+    )
+    assert (
+        fails(
+            athena,
+            "merge into functions.merge_target as target using functions.merge_target as src "
+            "on (target.not_a_key = src.not_a_key) when matched then update set id = src.id",
+        )
+        == "COLUMN_NOT_FOUND: Column 'target.not_a_key' cannot be resolved"
+    )
