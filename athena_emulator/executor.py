@@ -45,7 +45,7 @@ import tempfile
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -170,6 +170,13 @@ def trino_text(value: Any, trino_type: str) -> str | None:
         if "with time zone" in kind:
             text += " UTC"
         return text
+    if isinstance(value, timedelta):
+        # An interval day to second as Trino writes it: days, then HH:MM:SS.mmm.
+        sign = "-" if value < timedelta(0) else ""
+        value = abs(value)
+        milliseconds = round(value.microseconds / 1000)
+        hours, rest = divmod(value.seconds, 3600)
+        return f"{sign}{value.days} {hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{milliseconds:03d}"
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
@@ -431,6 +438,9 @@ def _replacement(node: exp.Expression) -> exp.Expression:
             else path.sql("trino")[1:-1].replace("''", "'")
         )
         return exp.func("trino_json_extract_scalar", node.this, exp.Literal.string(path_text))
+    if isinstance(node, exp.Chr) and len(node.expressions) == 1:
+        # string.md: chr(n) takes Trino's bigint code point; DuckDB's chr an integer.
+        return exp.Chr(expressions=[_cast(node.expressions[0], "integer")])
     if isinstance(node, exp.DPipe | exp.Concat) and _is(node.type, {DType.ARRAY}):
         return _array_concatenation(node)
     if isinstance(node, exp.FromISO8601Timestamp):
@@ -447,6 +457,21 @@ def _replacement(node: exp.Expression) -> exp.Expression:
         and _is(node.expression.type, INTEGERS)
     ):
         return exp.func("trino_int_mod", node.this, node.expression)
+    if (
+        isinstance(node, exp.Sub)
+        and _is(node.type, {DType.INTERVAL})
+        and _is(node.this.type, {DType.DATE})
+    ):
+        # Trino's date - date is an interval day to second; DuckDB's, a number of days.
+        return exp.Sub(
+            this=_cast(node.this, "timestamp"), expression=_cast(node.expression, "timestamp")
+        )
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_milliseconds":
+        # datetime.md: to_milliseconds(interval) -> bigint (DuckDB's builds an interval).
+        seconds = exp.func("epoch", *node.expressions)
+        return _cast(
+            exp.func("round", exp.Mul(this=seconds, expression=exp.Literal.number(1000))), "bigint"
+        )
     if isinstance(node, exp.DateDiff):
         # Trino counts whole units elapsed; DuckDB's date_diff counts boundaries
         # crossed, its date_sub whole units.

@@ -155,6 +155,8 @@ def trino_type_name(data_type: exp.DataType | None) -> str:
         return f"varchar({params[0]})"
     if kind in (DType.VARCHAR, DType.TEXT, DType.NVARCHAR, DType.CHAR) and not params:
         return "varchar"
+    if kind == DType.INTERVAL:
+        return "interval day to second"
     if kind == DType.ARRAY and data_type.expressions:
         return f"array({trino_type_name(data_type.expressions[0])})"
     text = data_type.sql("trino").lower()
@@ -193,6 +195,7 @@ _ANONYMOUS_RETURNS = {
     "from_iso8601_timestamp": "timestamp(3) with time zone",
     "from_iso8601_date": "date",
     "to_iso8601": "varchar",
+    "to_milliseconds": "bigint",
     "json_format": "varchar",
     "json_extract": "json",
     "json_parse": "json",
@@ -234,6 +237,20 @@ def _at_time_zone(self: Any, expression: exp.Expression) -> exp.Expression:
     return expression
 
 
+TEMPORAL = {DType.DATE, DType.TIMESTAMP, DType.TIMESTAMPTZ, DType.DATETIME, DType.TIMESTAMPNTZ}
+
+
+def _difference(self: Any, expression: exp.Expression) -> exp.Expression:
+    """`a - b`: of two dates or timestamps, an interval day to second (Trino's
+    DateTimeOperators subtract, what to_milliseconds(interval) takes); of
+    numbers, sqlglot's numeric rules."""
+    left, right = expression.this.type, expression.expression.type
+    if left is not None and right is not None and {left.this, right.this} <= TEMPORAL:
+        self._set_type(expression, exp.DataType(this=DType.INTERVAL))
+        return expression
+    return self._annotate_binary(expression)
+
+
 def _concatenation(self: Any, expression: exp.Expression) -> exp.Expression:
     """array.md: `||` and concat() join arrays, or an array and an element of its
     type, into an array; string.md: otherwise they join strings into a varchar."""
@@ -262,6 +279,28 @@ EXPRESSION_METADATA = {
     # conditional.md: try(expression) is the expression's value, or NULL where it fails.
     exp.Try: {"annotator": _same_as_argument("this")},
     exp.DPipe: {"annotator": _concatenation},
+    exp.Sub: {"annotator": _difference},
+    # datetime.md: the fields of a date or timestamp (year(x), doy(x), hour(x), ...)
+    # are bigints, and so is extract(field FROM x).
+    **{
+        field: _returns("bigint")
+        for field in (
+            exp.Year,
+            exp.Quarter,
+            exp.Month,
+            exp.WeekOfYear,
+            exp.Day,
+            exp.DayOfMonth,
+            exp.DayOfWeek,
+            exp.DayOfWeekIso,
+            exp.DayOfYear,
+            exp.YearOfWeek,
+            exp.Hour,
+            exp.Minute,
+            exp.Second,
+            exp.Extract,
+        )
+    },
     exp.Concat: {"annotator": _concatenation},
     exp.Sum: {"annotator": _sum_type},
     exp.Anonymous: {"annotator": _anonymous},

@@ -370,8 +370,8 @@ def test_emulate_athena_reports_in_a_few_lines(built: Built) -> None:
     assert "new since the last call" in second.stdout
 
 
-def test_a_planted_dialect_error_fails_emulate_athena_build(built: Built, tmp_path: Path) -> None:
-    """A DuckDB-only cast in a model fails the aws build with Athena's own words."""
+def _project_copy(tmp_path: Path, plant: tuple[str, str, str] | None = None) -> Path:
+    """A copy of the dbt project; `plant` (model file, text, replacement) edits a model."""
     project = tmp_path / "project"
     shutil.copytree(
         PROJECT_DIR / "dbt_project",
@@ -380,36 +380,97 @@ def test_a_planted_dialect_error_fails_emulate_athena_build(built: Built, tmp_pa
     )
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(PROJECT_DIR / name, project / name)
-    model = project / "dbt_project" / "models" / "silver" / "customers.sql"
-    selected = "select\n    customer_id,\n"
-    assert selected in model.read_text()
-    # `x::varchar` is DuckDB's (and Postgres's) cast; Trino has no such operator.
-    model.write_text(
-        model.read_text().replace(selected, "select\n    customer_id::varchar as customer_id,\n")
-    )
+    if plant is not None:
+        relative, text, replacement = plant
+        model = project / "dbt_project" / "models" / relative
+        assert text in model.read_text()
+        model.write_text(model.read_text().replace(text, replacement))
+    return project
+
+
+def _emulate_build(
+    built: Built, tmp_path: Path, select: str, sources: tuple[str, ...], project: Path
+) -> subprocess.CompletedProcess[str]:
+    """`emulate-athena build --select` on a lake of these sources' Bronze alone:
+    the emulator uploads all it is given."""
     lake = tmp_path / "lake"
-    # The failing model's Bronze alone: the emulator uploads all it is given.
-    shutil.copytree(built.lake / "bronze" / "customers", lake / "bronze" / "customers")
-    result = streamlake(
+    for source in sources:
+        shutil.copytree(built.lake / "bronze" / source, lake / "bronze" / source)
+    return streamlake(
         "emulate-athena",
         "build",
         "--lake-root",
         str(lake),
         "--project-dir",
         str(project),
-        # The model and what it reads: the failure needs nothing else built.
         "--select",
-        "+customers",
+        select,
         timeout=900,
     )
+
+
+def test_a_planted_dialect_error_fails_emulate_athena_build(built: Built, tmp_path: Path) -> None:
+    """A DuckDB-only cast in a model fails the aws build with one line: the model,
+    then Athena's own words."""
+    # `x::varchar` is DuckDB's (and Postgres's) cast; Trino has no such operator.
+    project = _project_copy(
+        tmp_path,
+        (
+            "silver/customers.sql",
+            "select\n    customer_id,\n",
+            "select\n    customer_id::varchar as customer_id,\n",
+        ),
+    )
+    # The model and what it reads: the failure needs nothing else built.
+    result = _emulate_build(built, tmp_path, "+customers", ("customers",), project)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     error = result.stderr.strip()
     assert error.startswith(
-        "error: dbt build --select +customers failed on the Athena emulator: SYNTAX_ERROR: line "
-    )
+        "error: dbt build --select +customers --indirect-selection buildable failed on the "
+        "Athena emulator: model customers: SYNTAX_ERROR: line "
+    ), error
     # Trino's lexer has no `::` token: the grammar stops at its first colon.
     assert "mismatched input ':'" in error, error
     assert len(error.splitlines()) == 1
+
+
+def test_a_planted_error_in_a_gold_model_names_it(built: Built, tmp_path: Path) -> None:
+    """The same in a Gold model with unit tests: dbt build runs a model's unit
+    tests first, so the line names the model's unit test (or the model), then
+    Athena's SYNTAX_ERROR."""
+    project = _project_copy(
+        tmp_path,
+        (
+            "gold/daily_sales_by_region.sql",
+            "count(distinct live_orders.customer_id) as unique_customers,",
+            "count(distinct live_orders.customer_id)::bigint as unique_customers,",
+        ),
+    )
+    result = _emulate_build(
+        built, tmp_path, "+daily_sales_by_region", ("customers", "orders", "products"), project
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    error = result.stderr.strip()
+    assert len(error.splitlines()) == 1, error
+    assert re.search(
+        r"failed on the Athena emulator: (unit test|model) daily_sales_by_region\b[^:]*: "
+        r"SYNTAX_ERROR: line \d+:\d+: mismatched input ':'",
+        error,
+    ), error
+
+
+def test_a_selection_builds_without_the_tests_of_unselected_tables(
+    built: Built, tmp_path: Path
+) -> None:
+    """`--select +customers` on a fresh state, with only customers' Bronze: the
+    model, its parents and their tests build; a singular test that also reads
+    other Silver tables (silver_keys_exist_in_bronze) is not run, as dbt's
+    default (eager) indirect selection would, failing on tables never built."""
+    result = _emulate_build(built, tmp_path, "+customers", ("customers",), _project_copy(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    log = (tmp_path / "lake" / STATE_FOLDER / "statements.log").read_text()
+    assert "silver_keys_exist_in_bronze" not in log
+    assert re.search(r"SUCCEEDED DDL/CREATE_TABLE_AS_SELECT \w+\.customers\n", log), log[-2000:]
 
 
 def test_an_earlier_emulators_state_is_refused_with_what_to_do(tmp_path: Path) -> None:

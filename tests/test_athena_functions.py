@@ -594,3 +594,38 @@ def test_timestamp_literals_with_a_zone_offset(athena: Frontend) -> None:
         "TIMESTAMP '2020-01-04 08:00:00 +8' = TIMESTAMP '2020-01-04 00:00:00 UTC', "
         "TIMESTAMP '2024-07-05 12:34:56 America/New_York' = TIMESTAMP '2024-07-05 16:34:56 UTC'",
     ) == ["true", "true", "true", "true"]
+
+
+def test_date_fields_are_bigints_and_chr_takes_one(athena: Frontend) -> None:
+    """datetime.md: year(x), doy(x), day_of_week(x), hour(x) and extract(field
+    FROM x) return bigint; string.md: chr(n) returns the character of the
+    Unicode code point n, a bigint."""
+    outcome = run(
+        athena,
+        "select year(date '2023-02-01') as y, doy(date '2023-02-01') as d, "
+        "day_of_week(date '2023-02-01') as w, hour(timestamp '2023-02-01 10:00:00') as h, "
+        "extract(month from date '2023-02-01') as m, chr(cast(65 as bigint)) as c",
+    )
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert [kind for _, kind in outcome.columns] == ["bigint"] * 5 + ["varchar"]
+    assert outcome.rows == [["2023", "32", "3", "10", "2", "A"]]
+
+
+def test_subtracting_timestamps_gives_an_interval(athena: Frontend) -> None:
+    """The difference of two timestamps, or two dates, is an interval day to
+    second (Trino's DateTimeOperators subtract; types.md, INTERVAL DAY TO
+    SECOND, written `D HH:MM:SS.mmm`); datetime.md: to_milliseconds(interval)
+    -> bigint, "the day-to-second interval as milliseconds"."""
+    outcome = run(
+        athena,
+        "select timestamp '2000-01-01 00:00:00.000' - timestamp '1999-12-31 23:59:59.999' as t, "
+        "date '2000-01-03' - date '1999-12-31' as d, "
+        "to_milliseconds(date '2000-01-03' - date '1999-12-31') / 86400000 as days",
+    )
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert [kind for _, kind in outcome.columns] == [
+        "interval day to second",
+        "interval day to second",
+        "bigint",
+    ]
+    assert outcome.rows == [["0 00:00:00.001", "3 00:00:00.000", "3"]]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from athena_emulator.engine import Frontend
+from athena_emulator.engine import Frontend, Outcome
 from athena_emulator.server import AthenaEmulator
 from tests.test_athena_functions import athena, fails, run, values
 
@@ -28,6 +28,12 @@ __all__ = ["athena"]  # the module's Frontend fixture, shared
 def bucket(athena: Frontend) -> str:
     athena.s3.create_bucket(Bucket="statements")
     return "s3://statements"
+
+
+def succeeds(athena: Frontend, sql: str) -> Outcome:
+    outcome = run(athena, sql)
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    return outcome
 
 
 def glue_table(athena: Frontend, name: str) -> dict:
@@ -58,17 +64,16 @@ def test_insert_values_adds_its_rows(athena: Frontend, bucket: str) -> None:
     """sql/insert.md: `INSERT INTO table [ ( column [, ... ] ) ] query`, where the
     query may be VALUES (`INSERT INTO nation (nationkey, name, regionkey,
     comment) VALUES (26, 'POLAND', 3, 'no comment')`); columns left out are NULL."""
-    created = run(
+    succeeds(
         athena,
         "create table functions.visits with (table_type = 'iceberg', is_external = false, "
         f"location = '{bucket}/visits/') as select 1 as id, 'CT' as state, date '2022-01-01' as day",
     )
-    assert created.state == "SUCCEEDED", created.reason
-    inserted = run(
+    inserted = succeeds(
         athena,
         "insert into functions.visits (id, day) values (2, cast('2022-02-01' as date)), (3, null)",
     )
-    assert (inserted.state, inserted.update_count) == ("SUCCEEDED", 2), inserted.reason
+    assert inserted.update_count == 2
     assert run(athena, "select id, state, day from functions.visits order by id").rows == [
         ["1", "CT", "2022-01-01"],
         ["2", None, "2022-02-01"],
@@ -87,18 +92,17 @@ def test_insert_into_a_partitioned_hive_table_writes_objects_and_partitions(
     location, and the partitions it writes are added to the table's metadata;
     ctas-insert-into.html: at most 100 partitions a statement, more fail with
     HIVE_TOO_MANY_OPEN_PARTITIONS (the rows written before stay, none of these)."""
-    created = run(
+    succeeds(
         athena,
         "create table functions.readings with (format = 'PARQUET', partitioned_by = ARRAY['site'], "
         f"external_location = '{bucket}/readings/') as select 1 as value, 'seed' as site",
     )
-    assert created.state == "SUCCEEDED", created.reason
-    inserted = run(
+    inserted = succeeds(
         athena,
         "insert into functions.readings select n as value, 'site_' || cast(n % 3 as varchar) as site "
         "from unnest(sequence(1, 6)) as t(n)",
     )
-    assert (inserted.state, inserted.update_count) == ("SUCCEEDED", 6), inserted.reason
+    assert inserted.update_count == 6
     assert run(
         athena, "select site, sum(value) from functions.readings group by site order by site"
     ).rows == [
@@ -130,18 +134,16 @@ def test_insert_into_a_text_table_writes_rows_its_serde_reads(
     """create-table.html: a table with no ROW FORMAT or STORED AS is text read by
     LazySimpleSerDe (lazy-simple-serde.html: fields separated by \\001, NULL
     written \\N); a field its column's type cannot hold reads as NULL."""
-    created = run(
+    succeeds(
         athena,
         "create external table functions.people (`id` int, `name` string, `seen` timestamp) "
         f"location '{bucket}/people/'",
     )
-    assert created.state == "SUCCEEDED", created.reason
-    inserted = run(
+    succeeds(
         athena,
         "insert into functions.people (id, name, seen) values "
         "(1, 'a, b', timestamp '2020-01-01 10:00:00.250'), (2, null, null)",
     )
-    assert inserted.state == "SUCCEEDED", inserted.reason
     assert run(athena, "select id, name, seen from functions.people order by id").rows == [
         ["1", "a, b", "2020-01-01 10:00:00.250"],
         ["2", None, None],
@@ -195,22 +197,20 @@ def test_iceberg_partitioning_takes_trino_and_hive_transforms(
     `truncate(s, nchars)` in a CTAS's partitioning property;
     querying-iceberg-creating-tables.html: `bucket(N, col)` and `truncate(L, col)`
     in CREATE TABLE's PARTITIONED BY. A transform of a missing column fails."""
-    trino = run(
+    succeeds(
         athena,
         "create table functions.bucketed with (table_type = 'iceberg', is_external = false, "
         f"location = '{bucket}/bucketed/', partitioning = ARRAY['bucket(name, 5)', "
         "'truncate(name, 2)', 'day(at)']) "
         "as select 'abc' as name, timestamp '2024-01-01 00:00:00.000000' as at",
     )
-    assert trino.state == "SUCCEEDED", trino.reason
     assert values(athena, "select name from functions.bucketed") == ["abc"]
-    hive = run(
+    succeeds(
         athena,
         "create table functions.bucketed_ddl (name string, id int) "
         "partitioned by (bucket(16, name), truncate(2, id)) "
         f"location '{bucket}/bucketed_ddl/' tblproperties ('table_type' = 'iceberg')",
     )
-    assert hive.state == "SUCCEEDED", hive.reason
     missing = fails(
         athena,
         "create table functions.bucketed_missing with (table_type = 'iceberg', "
@@ -237,6 +237,57 @@ def test_a_parenthesized_table_is_the_table(athena: Frontend, bucket: str) -> No
     ]
 
 
+def test_a_column_name_may_be_any_text_quoted(athena: Frontend, bucket: str) -> None:
+    """tables-databases-columns-names.html: a column name is a UTF-8 string of 1
+    to 255 bytes, lowercased by Athena; quoted in queries (double quotes) and in
+    DDL (backticks) where it is a keyword or has other characters."""
+    succeeds(
+        athena,
+        "create table functions.quoted with (format = 'PARQUET', "
+        f"external_location = '{bucket}/quoted/') as "
+        """select 1 as id, 'keyword' as "select", 'x' as "field-with-dash\"""",
+    )
+    succeeds(athena, "alter table functions.quoted add columns (`other-dash` string)")
+    assert run(athena, "show columns from functions.quoted").rows == [
+        ["id"],
+        ["select"],
+        ["field-with-dash"],
+        ["other-dash"],
+    ]
+    assert values(athena, 'select "field-with-dash", "other-dash" from functions.quoted') == [
+        "x",
+        None,
+    ]
+    # Trino's grammar has no empty name (a zero-length delimited identifier).
+    assert "Zero-length delimited identifier" in fails(
+        athena,
+        f"create table functions.unnamed with (external_location = '{bucket}/u/') "
+        'as select 1 as ""',
+    )
+
+
+def test_a_qualified_column_its_table_lacks_is_not_found(athena: Frontend, bucket: str) -> None:
+    """sql/merge.md: the ON condition and the clauses refer to the target's and
+    the source's columns through their aliases; a column neither has fails
+    with COLUMN_NOT_FOUND, named as the statement writes it (as dbt-athena's
+    merge does with a unique_key the model lacks)."""
+    run(
+        athena,
+        "create table functions.merge_target with (table_type = 'iceberg', "
+        f"is_external = false, location = '{bucket}/merge_target/') as select 1 as id",
+    )
+    assert (
+        fails(
+            athena,
+            "merge into functions.merge_target as target using functions.merge_target as src "
+            "on (target.not_a_key = src.not_a_key) when matched then update set id = src.id",
+        )
+        == "COLUMN_NOT_FOUND: Column 'target.not_a_key' cannot be resolved"
+    )
+
+
+# Last in the module: an AthenaEmulator resets moto's backends, the module's
+# in-process Glue and S3 among them.
 def test_concurrent_commits_to_one_iceberg_table_are_noted(tmp_path: Path) -> None:
     """AWS's knowledge center, athena-iceberg-table-error: ICEBERG_COMMIT_ERROR
     "might occur when multiple statements try to alter the same set of files"
@@ -275,54 +326,3 @@ def test_concurrent_commits_to_one_iceberg_table_are_noted(tmp_path: Path) -> No
     assert notes[2] is None and notes[3] is not None  # the second of the two waited
     assert "ICEBERG_COMMIT_ERROR" in notes[3] and "commits.target" in notes[3]
     assert log.read_text().count("-- note: ") == 1
-
-
-def test_a_column_name_may_be_any_text_quoted(athena: Frontend, bucket: str) -> None:
-    """tables-databases-columns-names.html: a column name is a UTF-8 string of 1
-    to 255 bytes, lowercased by Athena; quoted in queries (double quotes) and in
-    DDL (backticks) where it is a keyword or has other characters."""
-    created = run(
-        athena,
-        "create table functions.quoted with (format = 'PARQUET', "
-        f"external_location = '{bucket}/quoted/') as "
-        """select 1 as id, 'keyword' as "select", 'x' as "field-with-dash\"""",
-    )
-    assert created.state == "SUCCEEDED", created.reason
-    altered = run(athena, "alter table functions.quoted add columns (`other-dash` string)")
-    assert altered.state == "SUCCEEDED", altered.reason
-    assert run(athena, "show columns from functions.quoted").rows == [
-        ["id"],
-        ["select"],
-        ["field-with-dash"],
-        ["other-dash"],
-    ]
-    assert values(athena, 'select "field-with-dash", "other-dash" from functions.quoted') == [
-        "x",
-        None,
-    ]
-    # Trino's grammar has no empty name (a zero-length delimited identifier).
-    assert "Zero-length delimited identifier" in fails(
-        athena,
-        f"create table functions.unnamed with (external_location = '{bucket}/u/') "
-        'as select 1 as ""',
-    )
-
-
-def test_a_qualified_column_its_table_lacks_is_not_found(athena: Frontend, bucket: str) -> None:
-    """sql/merge.md: the ON condition and the clauses refer to the target's and
-    the source's columns through their aliases; a column neither has fails
-    with COLUMN_NOT_FOUND, named as the statement writes it (as dbt-athena's
-    merge does with a unique_key the model lacks)."""
-    run(
-        athena,
-        "create table functions.merge_target with (table_type = 'iceberg', "
-        f"is_external = false, location = '{bucket}/merge_target/') as select 1 as id",
-    )
-    assert (
-        fails(
-            athena,
-            "merge into functions.merge_target as target using functions.merge_target as src "
-            "on (target.not_a_key = src.not_a_key) when matched then update set id = src.id",
-        )
-        == "COLUMN_NOT_FOUND: Column 'target.not_a_key' cannot be resolved"
-    )
