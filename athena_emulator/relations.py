@@ -21,7 +21,7 @@ SEQUENCE_DEFAULTS = {"start": exp.Literal.number(0), "step": exp.Literal.number(
 
 def rewrite(tree: exp.Expression) -> exp.Expression:
     """A parsed statement with these relations replaced by what they mean."""
-    return tree.transform(_relation)
+    return tree.transform(_relation, copy=False)
 
 
 def _relation(node: exp.Expression) -> exp.Expression:

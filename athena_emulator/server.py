@@ -53,6 +53,7 @@ REGION = "us-east-1"
 MEGABYTE = 1024 * 1024
 MINIMUM_BILLED_BYTES = 10 * MEGABYTE
 MAX_RESULTS = 1000
+RESULT_TYPE_NAMES = {"real": "float"}
 SYNCHRONOUS_SECONDS = 20
 
 
@@ -107,7 +108,9 @@ def _column_info(name: str, kind: str) -> dict[str, Any]:
         "TableName": "",
         "Name": name,
         "Label": name,
-        "Type": base.strip(),
+        # Athena names Trino's real `float` here, as the clients built against it
+        # read it (dbt-athena's cursor converts only float and double to a float).
+        "Type": RESULT_TYPE_NAMES.get(base.strip(), base.strip()),
         "Nullable": "UNKNOWN",
         "CaseSensitive": base.strip() == "varchar",
     }

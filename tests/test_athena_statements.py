@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from athena_emulator.engine import Frontend, Outcome
-from athena_emulator.server import AthenaEmulator
+from athena_emulator.server import AthenaEmulator, _column_info
 from tests.test_athena_functions import athena, fails, run, values
 
 __all__ = ["athena"]  # the module's Frontend fixture, shared
@@ -284,6 +284,20 @@ def test_a_qualified_column_its_table_lacks_is_not_found(athena: Frontend, bucke
         )
         == "COLUMN_NOT_FOUND: Column 'target.not_a_key' cannot be resolved"
     )
+
+
+def test_result_metadata_names_types_as_athena_does() -> None:
+    """GetQueryResults' ColumnInfo (API_ColumnInfo.html): Type is the base type,
+    Precision and Scale apart; Athena calls Trino's real `float` there, which is
+    what its clients read (dbt-athena's cursor turns float and double into
+    Python floats, and any other name into text)."""
+    assert (_column_info("r", "real")["Type"], _column_info("d", "double")["Type"]) == (
+        "float",
+        "double",
+    )
+    decimal = _column_info("amount", "decimal(18,2)")
+    assert (decimal["Type"], decimal["Precision"], decimal["Scale"]) == ("decimal", 18, 2)
+    assert _column_info("ids", "array(integer)")["Type"] == "array"
 
 
 # Last in the module: an AthenaEmulator resets moto's backends, the module's
