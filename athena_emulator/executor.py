@@ -180,7 +180,18 @@ def trino_text(value: Any, trino_type: str) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
-        return value.isoformat()
+        # time(p) [with time zone]: p digits of the fraction, then the offset.
+        match = re.match(r"time\((\d+)\)", kind)
+        precision = int(match.group(1)) if match else 3
+        text = value.strftime("%H:%M:%S")
+        if precision:
+            text += "." + f"{value.microsecond:06d}"[:precision].ljust(precision, "0")
+        offset = value.utcoffset()
+        if offset is not None:
+            minutes = int(offset.total_seconds()) // 60
+            sign = "-" if minutes < 0 else "+"
+            text += f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        return text
     if isinstance(value, Decimal):
         match = re.match(r"decimal\(\d+,\s*(\d+)\)", kind)
         return f"{value:.{int(match.group(1))}f}" if match else str(value)

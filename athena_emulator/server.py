@@ -115,7 +115,7 @@ def _column_info(name: str, kind: str) -> dict[str, Any]:
         "CaseSensitive": base.strip() == "varchar",
     }
     if kind.endswith("with time zone"):
-        info["Type"] = "timestamp with time zone"
+        info["Type"] = f"{base.strip()} with time zone"  # timestamp or time
     numbers = [p.strip() for p in rest.split(")")[0].split(",")] if rest else []
     if numbers and numbers[0].isdigit():
         info["Precision"] = int(numbers[0])

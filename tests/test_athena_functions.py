@@ -629,3 +629,16 @@ def test_subtracting_timestamps_gives_an_interval(athena: Frontend) -> None:
         "bigint",
     ]
     assert outcome.rows == [["0 00:00:00.001", "3 00:00:00.000", "3"]]
+
+
+def test_times_keep_their_precision_and_offset(athena: Frontend) -> None:
+    """types.md: TIME '01:02:03.456' is a time(3); TIME WITH TIME ZONE keeps its
+    offset (TIME '01:02:03.456 -08:00'); written with as many fraction digits
+    as the precision, the offset after them."""
+    outcome = run(
+        athena,
+        "select TIME '12:34:56' as t0, TIME '12:34:56.000' as t3, TIME '12:34:56.789 -00:30' as tz",
+    )
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    assert [kind for _, kind in outcome.columns] == ["time(0)", "time(3)", "time(3) with time zone"]
+    assert outcome.rows == [["12:34:56", "12:34:56.000", "12:34:56.789-00:30"]]

@@ -298,6 +298,10 @@ def test_result_metadata_names_types_as_athena_does() -> None:
     decimal = _column_info("amount", "decimal(18,2)")
     assert (decimal["Type"], decimal["Precision"], decimal["Scale"]) == ("decimal", 18, 2)
     assert _column_info("ids", "array(integer)")["Type"] == "array"
+    assert [
+        _column_info("at", kind)["Type"]
+        for kind in ("timestamp(3) with time zone", "time(3) with time zone")
+    ] == ["timestamp with time zone", "time with time zone"]
 
 
 # Last in the module: an AthenaEmulator resets moto's backends, the module's
