@@ -37,7 +37,7 @@ from antlr4.atn.PredictionMode import PredictionMode
 from antlr4.error.Errors import ParseCancellationException
 from antlr4.error.ErrorStrategy import BailErrorStrategy
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError
+from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
@@ -378,7 +378,7 @@ class Frontend:
     def _trino_statement(self, text: str, database: str, query_id: str) -> Outcome:
         try:
             tree = sqlglot.parse_one(text, read="trino")
-        except ParseError as error:
+        except (ParseError, TokenError) as error:
             raise AthenaFailure(
                 "EMULATOR_LIMITATION",
                 f"the Trino grammar accepts this statement but sqlglot cannot parse it: {error}",
@@ -412,9 +412,15 @@ class Frontend:
                 ]
                 outcome.bytes_scanned = result.bytes_scanned
             return outcome
+        statement = (
+            tree.name.upper()
+            if isinstance(tree, exp.Command)
+            else f"{type(tree).__name__} statements"
+        )
         raise AthenaFailure(
             "EMULATOR_LIMITATION",
-            f"the emulator does not know how Athena runs {type(tree).__name__} statements",
+            f"the emulator does not run {statement}: it checks and executes queries on "
+            "DuckDB, and has no Trino plan or session to show",
         )
 
     def resolve_query(self, query: exp.Expression, database: str) -> list[tuple[str, str]]:
