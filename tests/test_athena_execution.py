@@ -441,7 +441,7 @@ def test_a_planted_error_in_a_gold_model_names_it(built: Built, tmp_path: Path) 
     project = _project_copy(
         tmp_path,
         (
-            "gold/daily_sales_by_region.sql",
+            "gold/shop/daily_sales_by_region.sql",
             "count(distinct live_orders.customer_id) as unique_customers,",
             "count(distinct live_orders.customer_id)::bigint as unique_customers,",
         ),
