@@ -86,10 +86,11 @@ infra-synth: install
 	PATH="$(abspath $(dir $(UV))):$$PATH" $(UV) run --frozen python infra/app.py
 
 # dbt-athena's functional suite against the Athena emulator (docs/athena-emulator.md),
-# about 8 minutes: not part of `make test`. Its environment is the project's locked
-# packages with uv.lock's athena-suite group (dbt-tests-adapter), hashes checked; its
-# source is the tests/ of the dbt-athena sdist uv.lock pins, fetched once and checked
-# against the lock's sha256. ATHENA_SUITE_ARGS passes more, e.g. `-- -k TestSeed`.
+# about 8 minutes on a quiet machine: not part of `make test`. Its environment is the
+# project's locked packages with uv.lock's athena-suite group (dbt-tests-adapter),
+# hashes checked; its source is the tests/ of the dbt-athena sdist uv.lock pins,
+# fetched once and checked against the lock's sha256. It fails under 119 passed tests:
+# 95 % of the 125 that apply (the others skip themselves).
 ATHENA_SUITE_ENV := $(TOOLS)/athena-suite/bin/python
 ATHENA_SUITE_SOURCE := $(TOOLS)/dbt-athena-suite/SOURCE
 $(ATHENA_SUITE_ENV): uv.lock | $(UV)
@@ -105,7 +106,7 @@ $(ATHENA_SUITE_SOURCE): uv.lock | .venv/.installed
 
 .PHONY: athena-suite
 athena-suite: .venv/.installed $(ATHENA_SUITE_ENV) $(ATHENA_SUITE_SOURCE)
-	$(UV) run --frozen python -m athena_emulator.adapter_suite run --min-passed 95 $(ATHENA_SUITE_ARGS)
+	$(UV) run --frozen python -m athena_emulator.adapter_suite run --min-passed 119
 
 clean:
 	rm -rf lake .venv $(TOOLS) .pytest_cache .ruff_cache target logs .duckdb
