@@ -50,6 +50,13 @@ def values(athena: Frontend, sql: str) -> list[str | None]:
     return outcome.rows[0]
 
 
+def typed(athena: Frontend, sql: str) -> tuple[list[str], list[list[str | None]]]:
+    """A query's column types and rows, as Athena reports them."""
+    outcome = run(athena, sql)
+    assert outcome.state == "SUCCEEDED", outcome.reason
+    return [kind for _, kind in outcome.columns], outcome.rows
+
+
 def fails(athena: Frontend, sql: str) -> str:
     outcome = run(athena, sql)
     assert outcome.state == "FAILED", outcome.rows
@@ -524,21 +531,20 @@ def test_arrays_concatenate_with_the_operator_and_concat(athena: Frontend) -> No
     same type (ARRAY[1] || ARRAY[2] is [1, 2], ARRAY[1] || 2 is [1, 2], 2 ||
     ARRAY[1] is [2, 1]); concat(array1, ..., arrayN) -> array. A table made of
     one stores an array in Glue."""
-    outcome = run(
+    kinds, rows = typed(
         athena,
         "select array[1] || array[2] as both, array[1] || 2 as appended, "
         "2 || array[1] as prepended, concat(array[1], array[2], array[3]) as joined, "
         "'a' || 'b' as text",
     )
-    assert outcome.state == "SUCCEEDED", outcome.reason
-    assert [kind for _, kind in outcome.columns] == [
+    assert kinds == [
         "array(integer)",
         "array(integer)",
         "array(integer)",
         "array(integer)",
         "varchar",
     ]
-    assert outcome.rows == [["[1, 2]", "[1, 2]", "[2, 1]", "[1, 2, 3]", "ab"]]
+    assert rows == [["[1, 2]", "[1, 2]", "[2, 1]", "[1, 2, 3]", "ab"]]
     athena.s3.create_bucket(Bucket="arrays")
     created = run(
         athena,
@@ -600,15 +606,14 @@ def test_date_fields_are_bigints_and_chr_takes_one(athena: Frontend) -> None:
     """datetime.md: year(x), doy(x), day_of_week(x), hour(x) and extract(field
     FROM x) return bigint; string.md: chr(n) returns the character of the
     Unicode code point n, a bigint."""
-    outcome = run(
+    kinds, rows = typed(
         athena,
         "select year(date '2023-02-01') as y, doy(date '2023-02-01') as d, "
         "day_of_week(date '2023-02-01') as w, hour(timestamp '2023-02-01 10:00:00') as h, "
         "extract(month from date '2023-02-01') as m, chr(cast(65 as bigint)) as c",
     )
-    assert outcome.state == "SUCCEEDED", outcome.reason
-    assert [kind for _, kind in outcome.columns] == ["bigint"] * 5 + ["varchar"]
-    assert outcome.rows == [["2023", "32", "3", "10", "2", "A"]]
+    assert kinds == ["bigint"] * 5 + ["varchar"]
+    assert rows == [["2023", "32", "3", "10", "2", "A"]]
 
 
 def test_subtracting_timestamps_gives_an_interval(athena: Frontend) -> None:
@@ -616,29 +621,27 @@ def test_subtracting_timestamps_gives_an_interval(athena: Frontend) -> None:
     second (Trino's DateTimeOperators subtract; types.md, INTERVAL DAY TO
     SECOND, written `D HH:MM:SS.mmm`); datetime.md: to_milliseconds(interval)
     -> bigint, "the day-to-second interval as milliseconds"."""
-    outcome = run(
+    kinds, rows = typed(
         athena,
         "select timestamp '2000-01-01 00:00:00.000' - timestamp '1999-12-31 23:59:59.999' as t, "
         "date '2000-01-03' - date '1999-12-31' as d, "
         "to_milliseconds(date '2000-01-03' - date '1999-12-31') / 86400000 as days",
     )
-    assert outcome.state == "SUCCEEDED", outcome.reason
-    assert [kind for _, kind in outcome.columns] == [
+    assert kinds == [
         "interval day to second",
         "interval day to second",
         "bigint",
     ]
-    assert outcome.rows == [["0 00:00:00.001", "3 00:00:00.000", "3"]]
+    assert rows == [["0 00:00:00.001", "3 00:00:00.000", "3"]]
 
 
 def test_times_keep_their_precision_and_offset(athena: Frontend) -> None:
     """types.md: TIME '01:02:03.456' is a time(3); TIME WITH TIME ZONE keeps its
     offset (TIME '01:02:03.456 -08:00'); written with as many fraction digits
     as the precision, the offset after them."""
-    outcome = run(
+    kinds, rows = typed(
         athena,
         "select TIME '12:34:56' as t0, TIME '12:34:56.000' as t3, TIME '12:34:56.789 -00:30' as tz",
     )
-    assert outcome.state == "SUCCEEDED", outcome.reason
-    assert [kind for _, kind in outcome.columns] == ["time(0)", "time(3)", "time(3) with time zone"]
-    assert outcome.rows == [["12:34:56", "12:34:56.000", "12:34:56.789-00:30"]]
+    assert kinds == ["time(0)", "time(3)", "time(3) with time zone"]
+    assert rows == [["12:34:56", "12:34:56.000", "12:34:56.789-00:30"]]
