@@ -18,6 +18,11 @@ Every statement is appended to a log file (the CI artifact), one block each:
     <the statement as dbt sent it>
     ;
 
+with `-- reason: ...` after the second line when the statement failed, and
+`-- note: ...` when it committed to an Iceberg table while another write to
+that table was in flight (Athena may fail one of them with
+ICEBERG_COMMIT_ERROR; the emulator runs one statement at a time).
+
 Run `python -m athena_emulator` to serve it by hand.
 """
 
