@@ -130,7 +130,8 @@ def cases_from_junit(report: Path) -> list[Case]:
         for child in case:
             if child.tag in ("failure", "error"):
                 outcome, message = "failed", child.get("message", "")
-                output = "\n".join(c.text or "" for c in case) + (child.text or "")
+                # The failure's trace and the captured output, each element apart.
+                output = "\n".join(c.text or "" for c in case)
                 athena = ATHENA_ERROR.search(output)
                 if athena is not None:
                     message = athena.group()
