@@ -11,12 +11,18 @@ A transform is started when new Bronze has been seen and none is running or
 due; Bronze that lands while one runs starts the next one when it has
 finished. The writer lock (flows/warehouse/writer_lock.py) stays the only guard against
 two writers: a transform started while another holds the lock skips.
+
+On the aws target every transform is billed per Athena statement, so the
+watch there also waits `transform_min_interval_seconds` after the last
+transform it started (the cost guard): Bronze lands all the time, and the
+guard caps the runs a month whatever the traffic.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +54,11 @@ def poll_seconds(settings: Settings) -> float:
     return settings.transform_poll_seconds
 
 
+def min_interval_seconds(settings: Settings) -> float:
+    """The least time between two transforms the watch starts (0: none)."""
+    return settings.transform_min_interval_seconds
+
+
 def _utc_today() -> date:
     return datetime.now(UTC).date()
 
@@ -60,8 +71,11 @@ class TransformTrigger:
     start: Callable[[], None]
     busy: Callable[[], bool]
     today: Callable[[], date] = _utc_today
+    min_interval: float = 0
+    clock: Callable[[], float] = time.monotonic
     seen: frozenset[str] = field(default_factory=frozenset)
     pending: bool = False
+    last_started: float | None = None
 
     def prime(self) -> None:
         """What has landed already is the scheduled run's to pick up."""
@@ -73,11 +87,17 @@ class TransformTrigger:
         if current - self.seen:
             self.pending = True
         self.seen = current
-        if self.pending and not self.busy():
+        if self.pending and not self._too_soon() and not self.busy():
             self.start()
+            self.last_started = self.clock()
             self.pending = False
             return True
         return False
+
+    def _too_soon(self) -> bool:
+        if self.last_started is None or self.min_interval <= 0:
+            return False
+        return self.clock() - self.last_started < self.min_interval
 
 
 def watch(trigger: TransformTrigger, poll_seconds: float, stop: threading.Event) -> None:

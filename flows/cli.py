@@ -541,6 +541,8 @@ def backfill(
 def serve(lake_root: LakeRootOption = None) -> None:
     """Serve every deployment on its schedule against the local Prefect server (Ctrl-C stops)."""
     settings = _settings(lake_root)
+    # The served runs and the dbt worker read their settings from the environment.
+    os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
     with prefect_api(settings):
         from flows.deployments import deployments, serve_all  # noqa: PLC0415
 
@@ -552,13 +554,19 @@ def serve(lake_root: LakeRootOption = None) -> None:
 
 
 @app.command("dbt-worker")
-def dbt_worker(lake_root: LakeRootOption = None) -> None:
+def dbt_worker(
+    lake_root: LakeRootOption = None,
+    exit_with_parent: Annotated[
+        bool, typer.Option(help="Stop when the process that started this one is gone.")
+    ] = False,
+) -> None:
     """Keep dbt loaded and the project parsed for this lake: its dbt commands run in
     forks of this process, seconds sooner (Ctrl-C stops)."""
     from flows.warehouse import dbt_worker as worker  # noqa: PLC0415 (imports dbt)
 
     settings = _settings(lake_root)
     path = worker.socket_path(dbt_target_path(settings))
+    parent = os.getppid() if exit_with_parent else None
     worker.preload()
     try:
         parsed = worker.warm_up(settings)
@@ -568,6 +576,7 @@ def dbt_worker(lake_root: LakeRootOption = None) -> None:
             ready=lambda: console.print(
                 f"dbt worker for {settings.lake_root} listening at {path}", soft_wrap=True
             ),
+            parent=parent,
         )
     except (worker.WorkerRunning, worker.WarmUpFailed) as error:
         raise UsageError(str(error)) from None

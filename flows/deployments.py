@@ -4,6 +4,12 @@
 same module runs inside a Prefect worker's environment. Intervals and the
 maintenance cron come from the settings. Besides its interval, the transform
 starts as soon as new Bronze lands (flows/bronze_watch.py polls for it).
+
+Serving also keeps a dbt worker for the lake running (flows/warehouse/worker_keeper.py):
+each transform's dbt invocation runs in a fork of it, with dbt imported and
+the project parsed already. Prefect's runner looks for runs that are due
+every `RUNNER_POLL_SECONDS`, so that a run the watch asks for starts within
+about a second rather than Prefect's default ten.
 """
 
 from __future__ import annotations
@@ -26,17 +32,20 @@ from prefect.deployments import run_deployment
 from prefect.deployments.runner import RunnerDeployment
 
 from flows.backfill import backfill
-from flows.bronze_watch import TransformTrigger, poll_seconds, watch
+from flows.bronze_watch import TransformTrigger, min_interval_seconds, poll_seconds, watch
 from flows.export import export
 from flows.ingest import ingest
 from flows.maintenance import maintenance
 from flows.transform import transform
+from flows.warehouse.worker_keeper import WorkerKeeper
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
 
 # An ingest run lands a slice every few seconds for a minute, then the next run
 # carries on; a stopped server loses at most one minute of simulated traffic.
 INGEST_RUN_SECONDS = 60
+# How often the runner asks the API for runs that are due (one light query).
+RUNNER_POLL_SECONDS = 1
 TRANSFORM = "transform"
 # A run in these states, due now or earlier, is one the trigger must not add to.
 _UNDER_WAY = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
@@ -58,7 +67,7 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
         backfill.to_deployment(name="backfill", description="Run on demand."),
         export.to_deployment(name="export", description="Run on demand."),
     ]
-    if settings.target == "local":
+    if settings.target == "local" and settings.serve_simulator:
         declared.append(
             ingest.to_deployment(
                 name="ingest",
@@ -94,11 +103,18 @@ def transform_trigger(settings: Settings) -> TransformTrigger:
             )
         return bool(under_way)
 
-    return TransformTrigger(LakeStore.from_settings(settings), start=start, busy=busy)
+    return TransformTrigger(
+        LakeStore.from_settings(settings),
+        start=start,
+        busy=busy,
+        min_interval=min_interval_seconds(settings),
+    )
 
 
 def serve_all(settings: Settings) -> None:
+    """Serve every deployment until stopped, with the Bronze watch and the lake's dbt worker."""
     stop = threading.Event()
+    keeper = WorkerKeeper(settings).start()
     every = poll_seconds(settings)
     if every > 0:
         threading.Thread(
@@ -108,6 +124,7 @@ def serve_all(settings: Settings) -> None:
             daemon=True,
         ).start()
     try:
-        serve(*deployments(settings))
+        serve(*deployments(settings), query_seconds=RUNNER_POLL_SECONDS)
     finally:
         stop.set()
+        keeper.stop()

@@ -131,11 +131,26 @@ class Settings(BaseSettings):
     )
     transform_interval_seconds: int = Field(default=300, gt=0)
     transform_poll_seconds: float = Field(
-        default=5,
+        default=1,
         ge=0,
         description=(
             "How often `streamlake serve` looks for new Bronze to start a transform at once; "
             "0: on the interval alone. Off on the aws target unless set."
+        ),
+    )
+    transform_min_interval_seconds: float = Field(
+        default=0,
+        ge=0,
+        description=(
+            "The least time between two transforms that new Bronze starts (the cost guard "
+            "of the Bronze-triggered mode on aws, where each run is billed per statement)."
+        ),
+    )
+    serve_simulator: bool = Field(
+        default=True,
+        description=(
+            "`streamlake serve` on the local target also serves the simulator's ingest "
+            "deployment, which lands demo slices; false for a lake fed otherwise."
         ),
     )
     transform_changed_sources_only: bool | None = Field(

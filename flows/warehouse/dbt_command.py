@@ -123,6 +123,22 @@ def _guard_writes(args: list[str]) -> list[str]:
     return args[:at] + args[at + 2 :]
 
 
+def use_fork_context() -> None:
+    """dbt's locks from a fork context, for a process that ends with os._exit.
+
+    dbt's locks guard the threads of one process. From its spawn context each
+    is a named semaphore that Python's resource tracker unlinks when the
+    process exits normally; a process that ends with os._exit (a fork of the
+    worker, flows.warehouse.dbt_process) would leave one in /dev/shm, and the
+    tracker would warn of it. A fork context's semaphores are unlinked as soon
+    as they are made."""
+    import multiprocessing  # noqa: PLC0415
+
+    import dbt.mp_context  # noqa: PLC0415 (a light module of dbt's)
+
+    dbt.mp_context._MP_CONTEXT = multiprocessing.get_context("fork")
+
+
 def _targets_aws(args: list[str]) -> bool:
     """The target dbt will use: `--target`/`-t`, else profiles.yml's STREAMLAKE_TARGET."""
     target = flag_value(args, "--target", "-t") or os.environ.get("STREAMLAKE_TARGET")

@@ -1,45 +1,50 @@
-"""dbt inside a Prefect flow: one task per dbt invocation, node results kept for the report.
+"""dbt for a Prefect flow: one task per dbt invocation, dbt's lines in the run's log,
+node results kept for the report.
 
-dbt runs in this process through its programmatic runner (dbtRunner), as one
-Prefect task ("dbt build", ...) when called inside a flow, with dbt's log lines
-(each node's start and result, warnings, errors) sent to that task's log. It
-used to be prefect-dbt's PrefectDbtRunner, which makes every model and test a
-Prefect task of its own: a scheduled run of ~100 nodes took 27.6 s longer than
-a bare `dbt build` of the same increment at scale 1, now 0.5 s less
+Each invocation is one Prefect task ("dbt build", ...) when called inside a
+flow, with dbt's log lines (each node's start and result, warnings, errors)
+in that task's log. It used to be prefect-dbt's PrefectDbtRunner, which makes
+every model and test a Prefect task of its own: a scheduled run of ~100 nodes
+took 27.6 s longer than a bare `dbt build` of the same increment at scale 1
 (`bench/dbt_build.py --transform-flow`, README "Benchmarks"), for task runs
 the Prefect UI showed in a list nobody reads. What a user looks for is in the
 run's artifact (rows changed per model, tests passed, warned and failed) and
 in the failure, which names the failing node (DbtInvocation.raise_for_failure).
 
-dbt-duckdb keeps its DuckDB (and so the DuckLake catalog) open for the life of
-the process, and a catalog can be attached once per process, so every
-invocation ends by closing it: the flow can then read the lake itself (row
-counts, alerts) and the next invocation attaches afresh.
+dbt runs in a process apart (flows/warehouse/dbt_process.py): a fork of the
+lake's dbt worker when one listens (`streamlake serve` keeps one running), a
+new interpreter otherwise. This process imports no dbt: a served flow run
+starts in a new process, and dbt's import and parse would be seconds of each
+run. dbt writes its log as JSON lines through a pipe, read here as they come
+(level and message; debug-level chatter stays in dbt's file log), and the
+node results come from the run_results.json it writes at the end, matched by
+its invocation id. Everything dbt holds (dbt-duckdb's DuckDB, the DuckLake
+catalog it attached) ends with its process, so the flow can read the lake
+itself afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-from dbt.cli.main import dbtRunner
-from dbt_common.events.base_types import EventLevel, EventMsg
 from prefect import task
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
+from flows.warehouse.dbt_process import run_apart
 from flows.warehouse.lakehouse import (
     PROJECT_DIR,
     DbtFailed,
     TestScope,
     dbt_environment,
     dbt_target_path,
-    environment_set,
 )
 from ingestion.settings import Settings
 
@@ -117,87 +122,131 @@ class DbtInvocation:
 
 
 def invoke_dbt(settings: Settings, args: list[str], test_scope: TestScope = "all") -> DbtInvocation:
-    """Run one dbt command in this process: a Prefect task of its own inside a flow."""
+    """Run one dbt command in a process apart: a Prefect task of its own inside a flow."""
     if FlowRunContext.get() is None:
-        return _invoke(settings, args, test_scope, forward_logs=False)
-    run_as_task = task(_invoke, name=f"dbt {args[0]}" if args else "dbt")
-    return run_as_task(settings, args, test_scope, forward_logs=True)
+        return _invoke(settings, args, test_scope, logger=None)
+    run_as_task = task(_invoke_logged, name=f"dbt {args[0]}" if args else "dbt")
+    return run_as_task(settings, args, test_scope)
+
+
+def _invoke_logged(settings: Settings, args: list[str], test_scope: TestScope) -> DbtInvocation:
+    return _invoke(settings, args, test_scope, get_run_logger())
 
 
 def _invoke(
-    settings: Settings, args: list[str], test_scope: TestScope, forward_logs: bool
+    settings: Settings, args: list[str], test_scope: TestScope, logger: Any
 ) -> DbtInvocation:
-    callbacks = [_logged_to(get_run_logger())] if forward_logs else []
-    # In a run dbt's own console output is off: its lines go to the run's log instead.
-    paths = [
+    target = dbt_target_path(settings)
+    command = [
+        *args,
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",
         str(PROJECT_DIR),
         "--target-path",
-        str(dbt_target_path(settings)),
+        str(target),
+        # JSON lines on the pipe, read below; dbt's file log stays as it was.
+        "--log-format",
+        "json",
+        "--log-format-file",
+        "debug",
         "--log-level",
-        "none" if forward_logs else "info",
-        *(["--no-use-colors"] if forward_logs else []),
+        "info",
+        "--no-use-colors",
     ]
+    log = DbtLog(logger)
+
+    def fallback() -> None:
+        log.emit(
+            logging.WARNING,
+            "no dbt worker listens for this lake (`streamlake serve` restarts one that "
+            "stopped): dbt runs in a new process, seconds slower",
+        )
+
     started = time.monotonic()
-    error = None
-    result: Any = None
-    try:
-        with environment_set(dbt_environment(settings, test_scope)):
-            result = dbtRunner(callbacks=callbacks).invoke([*args, *paths])
-        if result.exception is not None:
-            error = str(result.exception)
-    except Exception as exc:  # dbt's own exception (bad project, adapter failure)
-        error = str(exc)
-    finally:
-        release_dbt_connections()
+    environment = {**os.environ, **dbt_environment(settings, test_scope)}
+    code, _ = run_apart(command, environment, PROJECT_DIR, target, log.line, fallback)
     seconds = time.monotonic() - started
-    nodes = _node_results(result)
-    success = error is None and bool(result is not None and result.success)
-    return DbtInvocation(list(args), success, seconds, nodes, error)
+    nodes = node_results(target / "run_results.json", log.invocation_id)
+    error = None if code == 0 else log.error_summary(code)
+    return DbtInvocation(list(args), code == 0, seconds, nodes, error)
 
 
 # dbt's events at these levels reach the run's log: per node its start and result
-# line, plus warnings and errors; debug-level chatter (queries, timings) does not.
-_LOGGED_LEVELS = {
-    EventLevel.INFO: logging.INFO,
-    EventLevel.WARN: logging.WARNING,
-    EventLevel.ERROR: logging.ERROR,
-}
+# line, plus warnings and errors.
+_LOGGED_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
 
-def _logged_to(logger: Any) -> Callable[[EventMsg], None]:
-    def log(event: EventMsg) -> None:
-        level = _LOGGED_LEVELS.get(EventLevel(event.info.level))
-        if level is not None and event.info.msg:
-            logger.log(level, event.info.msg)
+class DbtLog:
+    """dbt's JSON log lines, to the run's log (or this process's output outside a
+    run); what the result needs from them: the invocation id, the errors."""
 
-    return log
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.invocation_id: str | None = None
+        self.errors: list[str] = []
+
+    def line(self, text: str) -> None:
+        try:
+            event = json.loads(text)
+            info = event["info"]
+            level, message = _LOGGED_LEVELS.get(info["level"]), str(info["msg"])
+        except (ValueError, KeyError, TypeError):
+            # Not dbt's log: Python's own output (a warning, a traceback, the worker's note).
+            if text.strip():
+                self.emit(logging.WARNING, text)
+            return
+        self.invocation_id = self.invocation_id or info.get("invocation_id")
+        if level is None or not message:
+            return
+        if level == logging.ERROR:
+            self.errors.append(message)
+        self.emit(level, message)
+
+    def emit(self, level: int, message: str) -> None:
+        if self.logger is not None:
+            self.logger.log(level, message)
+        else:
+            print(message, flush=True)
+
+    def error_summary(self, code: int) -> str:
+        # Failing nodes are named by their results; this says what else went wrong.
+        return "; ".join(self.errors[-3:]) or f"dbt exited with code {code}"
 
 
-def _node_results(result: Any) -> list[NodeResult]:
-    run_results = getattr(result, "result", None)
+def node_results(path: Path, invocation_id: str | None) -> list[NodeResult]:
+    """The nodes of run_results.json, if this invocation wrote it (a run that died
+    early leaves the previous command's file, which says nothing of this one)."""
+    try:
+        run_results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if invocation_id is None or run_results.get("metadata", {}).get("invocation_id") != (
+        invocation_id
+    ):
+        return []
     nodes = []
-    for item in getattr(run_results, "results", None) or []:
-        node = item.node
+    for item in run_results.get("results") or []:
+        unique_id = str(item["unique_id"])
+        kind, name = node_kind_and_name(unique_id)
         nodes.append(
             NodeResult(
-                unique_id=node.unique_id,
-                name=node.name,
-                resource_type=str(node.resource_type),
-                status=str(item.status),
-                seconds=float(item.execution_time or 0),
-                message=str(item.message or ""),
+                unique_id=unique_id,
+                name=name,
+                resource_type=kind,
+                status=str(item.get("status")),
+                seconds=float(item.get("execution_time") or 0),
+                message=str(item.get("message") or ""),
             )
         )
     return nodes
 
 
-def release_dbt_connections() -> None:
-    """Close dbt-duckdb's process-wide DuckDB, releasing the DuckLake catalog."""
-    with DuckDBConnectionManager._LOCK:
-        environment = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-    if environment is not None:
-        environment.close()
+def node_kind_and_name(unique_id: str) -> tuple[str, str]:
+    """A node's resource type and name from its unique id: `model.<package>.<name>`,
+    `test.<package>.<name>[.<hash>]`, `unit_test.<package>.<model>.<name>`."""
+    parts = unique_id.split(".")
+    kind = parts[0]
+    if kind == "unit_test" and len(parts) >= 4:
+        return kind, parts[3]
+    return kind, parts[2] if len(parts) >= 3 else unique_id

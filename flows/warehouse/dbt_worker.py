@@ -43,7 +43,8 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,8 +75,18 @@ class WorkerResult:
     peak_mb: float  # VmHWM of the process that ran dbt
 
 
-def run_in_worker(path: Path, args: list[str]) -> WorkerResult | None:
-    """Run `dbt <args>` in the worker listening at `path`; None when none listens."""
+def run_in_worker(
+    path: Path,
+    args: list[str],
+    environment: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    streams: tuple[int, int, int] = _STREAMS,
+) -> WorkerResult | None:
+    """Run `dbt <args>` in the worker listening at `path`; None when none listens.
+
+    The command gets this process's environment, working folder and standard
+    streams unless told others (`streams`: the file descriptors it takes as its
+    standard input, output and error, e.g. a pipe the caller reads)."""
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         client.connect(str(path))
@@ -83,10 +94,16 @@ def run_in_worker(path: Path, args: list[str]) -> WorkerResult | None:
         client.close()
         return None
     with client:
-        request = json.dumps({"args": args, "env": dict(os.environ), "cwd": os.getcwd()})
+        request = json.dumps(
+            {
+                "args": args,
+                "env": dict(os.environ if environment is None else environment),
+                "cwd": os.fspath(cwd) if cwd is not None else os.getcwd(),
+            }
+        )
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        socket.send_fds(client, [request.encode() + b"\n"], list(_STREAMS))
+        socket.send_fds(client, [request.encode() + b"\n"], list(streams))
         with _forwarding_signals(client):
             answer = _read_until_end(client)
     if not answer.endswith(_ANSWER_END):
@@ -130,8 +147,14 @@ def _read_until_end(connection: socket.socket) -> bytes:
 Prepare = Callable[[list[str], dict[str, str]], tuple[str, Callable[[], int]]]
 
 
-def serve(path: Path, prepare: Prepare, ready: Callable[[], None] = lambda: None) -> None:
-    """Accept commands at `path` until SIGTERM or SIGINT; each runs in a fork."""
+def serve(
+    path: Path,
+    prepare: Prepare,
+    ready: Callable[[], None] = lambda: None,
+    parent: int | None = None,
+) -> None:
+    """Accept commands at `path` until SIGTERM or SIGINT (or until the process
+    `parent` is gone, when given); each runs in a fork."""
     listener = _listen(path)
 
     def stop(_signum: int, _frame: object) -> None:
@@ -139,6 +162,8 @@ def serve(path: Path, prepare: Prepare, ready: Callable[[], None] = lambda: None
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if parent is not None:
+        threading.Thread(target=_stop_without, args=(parent,), daemon=True).start()
     # Forks are reaped by the kernel: the worker never waits for a command.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     ready()
@@ -158,6 +183,15 @@ def serve(path: Path, prepare: Prepare, ready: Callable[[], None] = lambda: None
         listener.close()
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _stop_without(parent: int) -> None:
+    """The worker's own SIGTERM once `parent` (e.g. `streamlake serve`, killed
+    outright) has gone: its forks need no worker, and nothing is left listening.
+    A thread that holds no lock, so a fork made meanwhile inherits nothing of it."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _listen(path: Path) -> socket.socket:
@@ -299,22 +333,16 @@ def commands(parsed: ParsedProject) -> Prepare:
 
 def preload() -> None:
     """What every command imports, imported once here with the collector off."""
+    from flows.warehouse.dbt_command import use_fork_context  # noqa: PLC0415
+
     gc.disable()
     try:
-        import multiprocessing  # noqa: PLC0415
-
-        import dbt.mp_context  # noqa: PLC0415
-
-        # dbt's locks guard the threads of one process. From its spawn context
-        # each is a named semaphore that Python's resource tracker unlinks when
-        # the process exits normally; a fork ends with os._exit, so every
-        # command would leave one in /dev/shm until the worker stops. A fork
-        # context's semaphores are unlinked as soon as they are made.
-        dbt.mp_context._MP_CONTEXT = multiprocessing.get_context("fork")
+        # A fork ends with os._exit, which leaves dbt's semaphores behind otherwise.
+        use_fork_context()
         import dbt.adapters.duckdb  # noqa: PLC0415
         import dbt.adapters.duckdb.impl  # noqa: PLC0415
         import dbt.cli.main  # noqa: PLC0415
-        import dbt.task.run  # noqa: PLC0415
+        import dbt.task.run  # noqa: F401, PLC0415
 
         import flows.warehouse.dbt_duckdb_plugin  # noqa: F401, PLC0415
     finally:
