@@ -22,13 +22,7 @@ from flows.bronze_check import BronzeCheck, check_bronze
 from flows.log_marks import TRANSFORM_FINISHED
 from flows.warehouse.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
 from flows.warehouse.gold_queries import warehouse_for
-from flows.warehouse.lakehouse import (
-    DbtFailed,
-    TestScope,
-    current_snapshot,
-    open_lake,
-    rows_changed_since,
-)
+from flows.warehouse.lakehouse import DbtFailed, TestScope
 from flows.warehouse.writer_lock import WriterBusy, catalog_writer
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -147,13 +141,15 @@ def transform(
                         report.alerts = alerts_after_transform(settings)
                     return report
                 args = args + chosen.dbt_args()
-            before = _snapshot(settings)
             invocation, attempts = build_with_retries(settings, args, test_scope=scope)
             logger.info(TRANSFORM_FINISHED)
             if done is not None and invocation.success:
                 done.save(LakeStore.from_settings(settings), build_record_path(settings.target))
             report = TransformReport("succeeded", invocation, attempts=attempts)
-            report.rows_changed = _rows_changed(settings, before)
+            # "silver.events" -> "events", as the report's models are named
+            report.rows_changed = {
+                name.split(".", 1)[-1]: rows for name, rows in invocation.rows_changed.items()
+            }
             create_markdown_artifact(
                 key="transform-report",
                 markdown=report_markdown(report),
@@ -221,24 +217,3 @@ def alerts_after_transform(settings: Settings) -> list[AlertResult]:
             description="Alert rules firing after the transform",
         )
     return results
-
-
-def _snapshot(settings: Settings) -> int | None:
-    if settings.target != "local":
-        return None
-    try:
-        with open_lake(settings) as con:
-            return current_snapshot(con)
-    except FileNotFoundError:  # first run: no catalog yet
-        return 0
-
-
-def _rows_changed(settings: Settings, before: int | None) -> dict[str, int]:
-    if before is None:  # Athena reports no reliable merge counts; the report says n/a
-        return {}
-    try:
-        with open_lake(settings) as con:
-            changed = rows_changed_since(con, before)
-    except FileNotFoundError:  # the build failed before creating the catalog
-        return {}
-    return {name.split(".", 1)[1]: rows for name, rows in changed.items()}

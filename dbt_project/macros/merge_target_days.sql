@@ -12,8 +12,8 @@
     the question and the MERGE waits for the next run (the watermark lookback
     re-reads it) instead of reaching a day the target bound leaves out.
 
-    Returns the condition on the model's new rows (true when unbounded: on
-    DuckDB, on a first build or a full refresh, and in a backfill). -#}
+    Returns the condition on the model's new rows (true when unbounded: on a
+    first build or a full refresh, and in a backfill; DuckDB has its own, below). -#}
 {% macro bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
     {{ return(adapter.dispatch('bound_merge_to_days', 'streamlake')(
         new_rows_sql, day_expression, landed_column, target_day_column)) }}
@@ -21,6 +21,34 @@
 
 {% macro default__bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
     {{ return('1 = 1') }}
+{%- endmacro %}
+
+{#- DuckDB reads no partitions a bound could skip. What its runs spend on is
+    the watermark's lookback: every run reads the last minutes of Bronze again
+    (var watermark_lookback_minutes), which at thousands of events a second is
+    hundreds of thousands of rows ranked and merged each run for nothing. Left
+    out here: the new rows whose delivery the target holds already (the same
+    key, landed at the same moment), which the merge would leave as they are
+    (its update condition wants an earlier delivery), looked up among the
+    target's rows landed after the watermark. A row without a key stays, so
+    that the tests still see it. -#}
+{% macro duckdb__bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
+    {%- set key = config.get('unique_key') -%}
+    {%- if not execute or not is_incremental() or var('backfill_from', none)
+        or key is not string -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set landed_after = bronze_watermark() -%}
+    {%- if landed_after is none -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set merged -%}
+        select {{ key }}, _ingested_at from {{ this }}
+        where _ingested_at > timestamp '{{ landed_after }}'
+            and {{ key }} is not null and _ingested_at is not null
+    {%- endset -%}
+    {{ return('(' ~ key ~ ' is null or (' ~ key ~ ', ' ~ utc_timestamp(landed_column)
+        ~ ') not in (' ~ merged ~ '))') }}
 {%- endmacro %}
 
 {% macro athena__bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}

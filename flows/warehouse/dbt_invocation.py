@@ -25,6 +25,7 @@ itself afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -89,6 +90,9 @@ class DbtInvocation:
     seconds: float
     nodes: list[NodeResult] = field(default_factory=list)
     error: str | None = None
+    # Rows each table of the run changed ("silver.events": 1500), as dbt said at
+    # its end (dbt_project/macros/rows_changed.sql); empty where it says nothing (aws).
+    rows_changed: dict[str, int] = field(default_factory=dict)
 
     @property
     def models(self) -> list[NodeResult]:
@@ -169,12 +173,14 @@ def _invoke(
     seconds = time.monotonic() - started
     nodes = node_results(target / "run_results.json", log.invocation_id)
     error = None if code == 0 else log.error_summary(code)
-    return DbtInvocation(list(args), code == 0, seconds, nodes, error)
+    return DbtInvocation(list(args), code == 0, seconds, nodes, error, log.rows_changed)
 
 
 # dbt's events at these levels reach the run's log: per node its start and result
 # line, plus warnings and errors.
 _LOGGED_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+# The project's on-run-end line (dbt_project/macros/rows_changed.sql), read, not logged.
+ROWS_CHANGED = "rows changed by this run: "
 
 
 class DbtLog:
@@ -185,6 +191,7 @@ class DbtLog:
         self.logger = logger
         self.invocation_id: str | None = None
         self.errors: list[str] = []
+        self.rows_changed: dict[str, int] = {}
 
     def line(self, text: str) -> None:
         try:
@@ -198,6 +205,13 @@ class DbtLog:
             return
         self.invocation_id = self.invocation_id or info.get("invocation_id")
         if level is None or not message:
+            return
+        if message.startswith(ROWS_CHANGED):
+            with contextlib.suppress(ValueError):
+                self.rows_changed = {
+                    str(name): int(rows)
+                    for name, rows in json.loads(message.removeprefix(ROWS_CHANGED)).items()
+                }
             return
         if level == logging.ERROR:
             self.errors.append(message)

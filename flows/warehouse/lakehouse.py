@@ -207,35 +207,3 @@ def layer_counts(con: duckdb.DuckDBPyConnection) -> list[TableCount]:
         (rows,) = con.execute(f'select count(*) from lake."{schema}"."{table}"').fetchone()
         counts.append(TableCount(schema, table, "view" if kind == "VIEW" else "table", rows))
     return sorted(counts, key=lambda c: (LAYERS.index(c.layer), c.table))
-
-
-def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
-    (snapshot,) = con.execute("select id from ducklake_current_snapshot('lake')").fetchone()
-    return int(snapshot)
-
-
-def rows_changed_since(con: duckdb.DuckDBPyConnection, snapshot: int) -> dict[str, int]:
-    """Rows inserted, updated or deleted per Silver and Gold table after `snapshot`.
-
-    Read from DuckLake's own change feed, so it counts what the merges did, not
-    what dbt says it ran. A table created after the snapshot counts all its rows.
-    """
-    end = current_snapshot(con)
-    changed: dict[str, int] = {}
-    for count in layer_counts(con):
-        if count.kind != "table":
-            continue
-        name = f"{count.layer}.{count.table}"
-        if end <= snapshot:
-            changed[name] = 0
-            continue
-        try:
-            (rows,) = con.execute(
-                "select count(*) from ducklake_table_changes('lake', ?, ?, ?, ?) "
-                "where change_type <> 'update_preimage'",
-                [count.layer, count.table, snapshot + 1, end],
-            ).fetchone()
-        except duckdb.Error:  # the table did not exist at the start snapshot
-            rows = count.rows
-        changed[name] = int(rows)
-    return changed

@@ -68,9 +68,10 @@
         'dest_columns': dest_columns,
         'incremental_predicates': config.get('predicates', none) or config.get('incremental_predicates', none),
     }) -%}
-    {%- call statement('main') -%}
+    {%- call statement('main', fetch_result=True) -%}
         {{ merge_sql }}
     {%- endcall %}
+    {%- do remember_rows_merged(target_relation, load_result('main')) %}
 
     {%- do persist_docs(target_relation, model) %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
