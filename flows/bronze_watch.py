@@ -7,10 +7,12 @@ partitions (yesterday's for a batch that landed just before midnight) are all
 that can be new: a listing of them, compared with the previous one, says
 whether a transform has work. On S3 that is one LIST a source and day.
 
-A transform is started when new Bronze has been seen and none is running or
-due; Bronze that lands while one runs starts the next one when it has
-finished. The writer lock (flows/warehouse/writer_lock.py) stays the only guard against
-two writers: a transform started while another holds the lock skips.
+A transform is started when new Bronze has been seen and the runs under way
+leave room for it (`busy`: in `streamlake serve`, one building and the next
+one waiting for the writer lock, flows/deployments.py); Bronze that lands
+meanwhile starts the next one as soon as there is room. The writer lock
+(flows/warehouse/writer_lock.py) stays the only guard against two writers:
+the started run waits for the lock, a scheduled one that finds it held skips.
 
 On the aws target every transform is billed per Athena statement, so the
 watch there also waits `transform_min_interval_seconds` after the last
@@ -65,7 +67,7 @@ def _utc_today() -> date:
 
 @dataclass
 class TransformTrigger:
-    """Starts a transform when new Bronze has landed and no transform is running or due."""
+    """Starts a transform when new Bronze has landed and `busy()` leaves room for one."""
 
     store: LakeStore
     start: Callable[[], None]

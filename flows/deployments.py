@@ -47,8 +47,12 @@ INGEST_RUN_SECONDS = 60
 # How often the runner asks the API for runs that are due (one light query).
 RUNNER_POLL_SECONDS = 1
 TRANSFORM = "transform"
-# A run in these states, due now or earlier, is one the trigger must not add to.
+# A run in these states, due now or earlier, is under way.
 _UNDER_WAY = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+# Runs the trigger lets be under way at once: one building, and the next one
+# started already and waiting for the writer lock, so that its process start
+# (a new interpreter importing Prefect and the flow, seconds) overlaps the build.
+TRIGGERED_AT_ONCE = 2
 
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
@@ -81,12 +85,14 @@ def deployments(settings: Settings) -> list[RunnerDeployment]:
 
 def transform_trigger(settings: Settings) -> TransformTrigger:
     """Starts a run of the served transform deployment when new Bronze has landed,
-    unless one is running or due (a scheduled run past its start time)."""
+    unless two are under way (running, or due: a scheduled run past its start
+    time). The run it starts waits for the writer lock rather than skip: it is
+    the one that picks up what the run holding the lock has not read."""
 
     def start() -> None:
         run_deployment(
             name=f"{transform.name}/{TRANSFORM}",
-            parameters={"if_busy": "skip"},
+            parameters={"if_busy": "wait"},
             timeout=0,
             as_subflow=False,
         )
@@ -99,9 +105,9 @@ def transform_trigger(settings: Settings) -> TransformTrigger:
                     state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_UNDER_WAY)),
                     expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
                 ),
-                limit=1,
+                limit=TRIGGERED_AT_ONCE,
             )
-        return bool(under_way)
+        return len(under_way) >= TRIGGERED_AT_ONCE
 
     return TransformTrigger(
         LakeStore.from_settings(settings),

@@ -170,7 +170,7 @@ def plan_scheduled_build(
 ) -> tuple[BuildSelection, BuildRecord] | None:
     """What a scheduled build selects, and the record to keep once it succeeded;
     None to build everything (selection off, or no listing to select by)."""
-    if not settings.builds_changed_sources_only or check is None:
+    if not settings.transform_changed_sources_only or check is None:
         return None
     store = LakeStore.from_settings(settings)
     last = BuildRecord.load(store, build_record_path(settings.target))

@@ -153,12 +153,13 @@ class Settings(BaseSettings):
             "deployment, which lands demo slices; false for a lake fed otherwise."
         ),
     )
-    transform_changed_sources_only: bool | None = Field(
-        default=None,
+    transform_changed_sources_only: bool = Field(
+        default=True,
         description=(
             "A scheduled transform builds only what is downstream of the Bronze sources "
-            "that got new files since its last successful build (flows/bronze_changes.py). "
-            "On by default on the aws target, where each statement is billed; off locally."
+            "that got new files since its last successful build (flows/bronze_changes.py): "
+            "on Athena each statement is billed, and locally a run spends its time on what "
+            "changed. False: every scheduled run builds everything."
         ),
     )
     maintenance_cron: str = "0 3 * * *"
@@ -236,12 +237,6 @@ class Settings(BaseSettings):
         if value != normalise_source_name(value):
             raise ValueError("Glue database names are lowercase letters, digits and underscores")
         return value
-
-    @property
-    def builds_changed_sources_only(self) -> bool:
-        if self.transform_changed_sources_only is None:
-            return self.target == "aws"
-        return self.transform_changed_sources_only
 
     @property
     def warehouse(self) -> str:

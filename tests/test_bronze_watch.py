@@ -54,11 +54,35 @@ def test_only_the_last_two_days_partitions_are_listed(settings: Settings, store:
 
 
 def test_the_poll_is_on_locally_and_off_on_aws_unless_set(tmp_path) -> None:
-    assert poll_seconds(Settings(lake_root=str(tmp_path))) == 5
+    assert poll_seconds(Settings(lake_root=str(tmp_path))) == 1
     aws = Settings(target="aws", lake_root="s3://bucket/lake")
     assert poll_seconds(aws) == 0  # each Athena run is billed: the interval alone
     chosen = Settings(target="aws", lake_root="s3://bucket/lake", transform_poll_seconds=30)
     assert poll_seconds(chosen) == 30
+
+
+def test_the_cost_guard_spaces_the_transforms_new_bronze_starts(
+    settings: Settings, store: LakeStore
+) -> None:
+    """With a minimum interval (the Bronze-triggered mode on aws), new Bronze waits
+    until that long after the last start, however often it lands."""
+    now = [1000.0]
+    started: list[float] = []
+    trigger = TransformTrigger(
+        store,
+        start=lambda: started.append(now[0]),
+        busy=lambda: False,
+        min_interval=60,
+        clock=lambda: now[0],
+    )
+    trigger.prime()
+    land_slice(settings, store, 0, 100, 10)
+    assert trigger.poll() and started == [1000.0]
+    land_slice(settings, store, 1, 100, 10)
+    now[0] += 59
+    assert not trigger.poll() and trigger.pending  # too soon: it waits, it is not dropped
+    now[0] += 1
+    assert trigger.poll() and started == [1000.0, 1060.0] and not trigger.pending
 
 
 @pytest.fixture
@@ -81,11 +105,14 @@ def transform_deployment(prefect_api) -> Iterator[Any]:
 
 
 @pytest.mark.slow
-def test_the_served_trigger_starts_the_transform_deployment_once(
+def test_the_served_trigger_keeps_one_run_waiting_behind_the_one_running(
     transform_deployment, settings: Settings, store: LakeStore
 ) -> None:
     """Through the Prefect API: start() asks for a run of the served transform
-    deployment, and while that run is due busy() holds the next one back."""
+    deployment that waits for the writer lock; with two due (one building, the
+    next waiting behind it) busy() holds a third back."""
+    from prefect.client.orchestration import get_client
+
     from flows.deployments import transform_trigger
 
     trigger = transform_trigger(settings)
@@ -94,9 +121,15 @@ def test_the_served_trigger_starts_the_transform_deployment_once(
     assert not trigger.busy()
     land_slice(settings, store, 0, 100, 10)
     assert trigger.poll()
-    assert trigger.busy()  # the run it asked for is due and not finished
+    assert not trigger.busy()  # one due: room for the next one behind it
     land_slice(settings, store, 1, 100, 10)
+    assert trigger.poll()
+    assert trigger.busy()  # both due and not finished
+    land_slice(settings, store, 2, 100, 10)
     assert not trigger.poll() and trigger.pending
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(deployment_filter=transform_deployment)
+    assert [run.parameters for run in runs] == [{"if_busy": "wait"}] * 2
 
 
 @pytest.mark.slow
@@ -114,7 +147,7 @@ def test_serving_watches_bronze_and_asks_for_a_transform_when_it_lands(
     ours = transform_deployment
     served, stop_serving = threading.Event(), threading.Event()
 
-    def serve_stand_in(*_: object) -> None:
+    def serve_stand_in(*_: object, **__: object) -> None:
         served.set()
         stop_serving.wait(60)
 
@@ -132,9 +165,9 @@ def test_serving_watches_bronze_and_asks_for_a_transform_when_it_lands(
             while not client.read_flow_runs(deployment_filter=ours):
                 assert time.monotonic() < deadline, "no transform run asked for"
                 time.sleep(0.2)
-            time.sleep(1)  # further looks see the run due: no second one
+            time.sleep(1)  # further looks see nothing new: no second one
             (run,) = client.read_flow_runs(deployment_filter=ours)
-            assert run.parameters == {"if_busy": "skip"}
+            assert run.parameters == {"if_busy": "wait"}
     finally:
         stop_serving.set()
         serving.join(30)

@@ -61,13 +61,22 @@
 {%- endmacro %}
 
 {#- The relation an argument like "ref('customers')" names, for the arguments of
-    relationships-like tests; any other value as it is. -#}
-{% macro _test_argument(value) -%}
+    relationships-like tests; any other value as it is. `from_graph`: the
+    relation's name as the graph has it, for a caller whose own node does not
+    depend on it (dbt refuses a ref() its node did not declare). -#}
+{% macro _test_argument(value, from_graph=false) -%}
     {%- if value is string and ('ref(' in value or 'source(' in value) -%}
         {%- set found = modules.re.fullmatch("\\s*" ~ _reference_pattern() ~ "\\s*", value) -%}
         {%- if not found -%}
-            {{ exceptions.raise_compiler_error(
-                "data_quality cannot evaluate the test argument " ~ value) }}
+            {{ exceptions.raise_compiler_error("cannot evaluate the test argument " ~ value) }}
+        {%- endif -%}
+        {%- if from_graph -%}
+            {%- set nodes = graph.nodes.values() | selectattr('name', 'equalto', found.group(3))
+                | rejectattr('resource_type', 'equalto', 'test') | list
+                if found.group(1) == 'ref' else graph.sources.values()
+                | selectattr('source_name', 'equalto', found.group(2))
+                | selectattr('name', 'equalto', found.group(3)) | list -%}
+            {{ return(nodes[0].relation_name) }}
         {%- endif -%}
         {%- if found.group(1) == 'ref' -%}
             {{ return(ref(found.group(3))) }}
@@ -90,16 +99,22 @@
         {%- set relation = '(select * from ' ~ relation ~ ' where ' ~ test.config.where
             ~ ') as dbt_subquery' -%}
     {%- endif -%}
+    {{ return(generic_test_sql(test, relation)) }}
+{%- endmacro %}
+
+{#- A generic test's query (its failing rows), rendered with its own test macro
+    and arguments over `relation` (what the test's `model` argument is);
+    `from_graph` as for _test_argument. -#}
+{% macro generic_test_sql(test, relation, from_graph=false) -%}
     {%- set arguments = {'model': relation} -%}
     {%- for name, value in test.test_metadata.kwargs.items() if name != 'model' -%}
-        {%- do arguments.update({name: _test_argument(value)}) -%}
+        {%- do arguments.update({name: _test_argument(value, from_graph)}) -%}
     {%- endfor -%}
     {%- set macro_name = 'test_' ~ test.test_metadata.name -%}
     {%- set namespace = context[test.test_metadata.namespace]
         if test.test_metadata.namespace else context -%}
     {%- if macro_name not in namespace -%}
-        {{ exceptions.raise_compiler_error(
-            "plausibility test " ~ test.name ~ ": no macro " ~ macro_name) }}
+        {{ exceptions.raise_compiler_error("test " ~ test.name ~ ": no macro " ~ macro_name) }}
     {%- endif -%}
     {{ return(namespace[macro_name](**arguments)) }}
 {%- endmacro %}

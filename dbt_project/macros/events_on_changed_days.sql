@@ -32,15 +32,22 @@
 {%- endmacro %}
 
 {#- Silver events' post-hook: the changed days for every Gold model of the run
-    that reads Silver events, from the earliest of their watermarks (read at
-    the run's start), kept in run_cache('event_days'). -#}
+    that asks for them (it calls one of the macros above), from the earliest of
+    their watermarks (read at the run's start), kept in run_cache('event_days'). On Athena, when every
+    one of those models had read all of Silver events before this run (no
+    watermark older than Silver's own at the start), the days this run's merge
+    wrote are the days its new rows fall on, which the merge's bound asked for
+    already (bound_merge_to_days): no query. -#}
 {% macro remember_changed_event_days() -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
     {%- set readers = [] -%}
+    {%- set asking = ['macro.streamlake.events_on_changed_days',
+        'macro.streamlake.changed_event_days', 'macro.streamlake.event_days_after'] -%}
     {%- for node in graph.nodes.values()
-        if node.unique_id in selected_resources and model.unique_id in node.depends_on.nodes -%}
+        if node.unique_id in selected_resources and model.unique_id in node.depends_on.nodes
+        and node.depends_on.macros | select('in', asking) | list -%}
         {%- do readers.append(node.unique_id) -%}
     {%- endfor -%}
     {%- set watermarks = [] -%}
@@ -49,7 +56,21 @@
         {%- do watermarks.append(newest) -%}
     {%- endfor -%}
     {%- if watermarks -%}
-        {%- do run_cache('event_days').update(changed_event_days_since(this, watermarks | min)) -%}
+        {%- set merged_days = run_cache('merge_days').get(model.unique_id) -%}
+        {%- set silver_before = run_cache('watermarks').get((model.unique_id, '_processed_at')) -%}
+        {%- if merged_days is not none and silver_before is not none
+            and watermarks | min >= silver_before -%}
+            {%- set stamp = timestamp_of(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) -%}
+            {%- set days = [] -%}
+            {%- for day in merged_days -%}
+                {%- do days.append(
+                    {'day': day, '_processed_at': stamp, '_first_processed_at': stamp}) -%}
+            {%- endfor -%}
+            {%- do run_cache('event_days').update({'since': watermarks | min, 'days': days}) -%}
+        {%- else -%}
+            {%- do run_cache('event_days').update(
+                changed_event_days_since(this, watermarks | min)) -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return('') }}
 {%- endmacro %}

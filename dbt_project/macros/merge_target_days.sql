@@ -63,6 +63,7 @@
     {%- set landed = found.rows | map(attribute='landed_until') | reject('none') | map('string') | list -%}
     {%- if found.rows | length == 0 -%}
         {%- do run_cache('merge_target_bounds').update({model.unique_id: '1 = 0'}) -%}
+        {%- do run_cache('merge_days').update({model.unique_id: []}) -%}
         {{ return('1 = 0') }}
     {%- endif -%}
     {%- if days | length < found.rows | length or not landed -%}
@@ -73,6 +74,9 @@
     {%- set landed_until = landed | max -%}
     {%- do run_cache('merge_target_bounds').update(
         {model.unique_id: date_in('target.' ~ target_day_column, days)}) -%}
+    {#- The days this merge can write, for what reads them after it
+        (remember_changed_event_days). -#}
+    {%- do run_cache('merge_days').update({model.unique_id: days | unique | sort}) -%}
     {{ return(date_in(day_expression, days) ~ ' and ' ~ landed_column
         ~ " <= timestamp '" ~ landed_until ~ "'") }}
 {%- endmacro %}

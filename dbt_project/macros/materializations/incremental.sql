@@ -25,7 +25,9 @@
         {%- if model.language == 'sql' -%}
             {%- do assert_declared_columns(query_column_names()) -%}
         {%- endif -%}
-        {{ return(dbt.materialization_incremental_duckdb()) }}
+        {%- set built = dbt.materialization_incremental_duckdb() -%}
+        {%- do run_test_batch() -%}
+        {{ return(built) }}
     {%- endif -%}
 
     {%- set target_relation = this.incorporate(type='table') -%}
@@ -77,6 +79,7 @@
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {%- do adapter.commit() %}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {%- do run_test_batch() %}
 
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}

@@ -42,6 +42,7 @@
         {%- endif -%}
         {%- set result = dbt.materialization_incremental_athena() -%}
         {%- do record_declared_columns(this.incorporate(type='table')) -%}
+        {%- do run_test_batch() -%}
         {{ return(result) }}
     {%- endif -%}
 
@@ -65,6 +66,7 @@
     {%- if record_after %}{% do record_declared_columns(target_relation) %}{% endif %}
     {%- do adapter.expire_glue_table_versions(
         target_relation, config.get('versions_to_keep', 1) | as_number, False) %}
+    {%- do run_test_batch() %}
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}
 

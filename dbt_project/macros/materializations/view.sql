@@ -36,6 +36,7 @@
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do adapter.commit() %}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {%- do run_test_batch() %}
 
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}
@@ -48,4 +49,48 @@
         ~ " and schema_name = '" ~ relation.schema ~ "'"
         ~ " and view_name = '" ~ relation.identifier ~ "'") -%}
     {{ return(found.columns[0].values()[0] if found.rows | length > 0 else none) }}
+{%- endmacro %}
+
+{#- Views on Athena (the Bronze staging models), re-created only when their
+    definition changed, as on DuckDB: dbt-athena's view materialization sends a
+    CREATE OR REPLACE VIEW every run (a statement, about half a second). The
+    digest of the SQL a view was created from is kept as a parameter of its
+    Glue table, which a re-creation clears; reading it is a Glue call, no
+    Athena statement. -#}
+{% materialization view, adapter='athena' -%}
+    {%- set target_relation = this.incorporate(type='view') -%}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set definition = local_md5(sql) -%}
+    {%- set glue = adapter.get_glue_table(target_relation)
+        if existing_relation is not none and existing_relation.is_view
+        and not should_full_refresh() else none -%}
+    {%- set kept = (glue or {}).get('Table', {}).get('Parameters', {}).get(
+        view_definition_parameter()) -%}
+    {%- if kept != definition -%}
+        {%- set built = dbt.materialization_view_athena() -%}
+        {%- do adapter.persist_docs_to_glue(target_relation, {
+            'description': model.description,
+            'unique_id': model.unique_id,
+            'config': {'materialized': 'view', 'meta': {view_definition_parameter(): definition}},
+            'columns': {}}, true, false, true) -%}
+        {%- do run_test_batch() -%}
+        {{ return(built) }}
+    {%- endif -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- call noop_statement('main', 'unchanged') -%}
+        -- {{ target_relation }} already holds this definition
+    {%- endcall %}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do adapter.commit() %}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {%- do run_test_batch() %}
+
+    {{ return({'relations': [target_relation]}) }}
+{%- endmaterialization %}
+
+{#- The Glue table parameter holding a view's definition digest. -#}
+{% macro view_definition_parameter() -%}
+    {{ return('streamlake_view_definition') }}
 {%- endmacro %}

@@ -7,9 +7,14 @@
     run's. An environment variable, not a dbt var: dbt re-parses the whole
     project whenever its command-line vars change. -#}
 {% macro default__get_where_subquery(relation) -%}
+    {{ return(scoped_relation(relation, config.get('where'))) }}
+{%- endmacro %}
+
+{#- The rows of `relation` a test looks at: its `where`, if any, and the scope. -#}
+{% macro scoped_relation(relation, where) -%}
     {%- set conditions = [] -%}
-    {%- if config.get('where') -%}
-        {%- do conditions.append(config.get('where')) -%}
+    {%- if where -%}
+        {%- do conditions.append(where) -%}
     {%- endif -%}
     {#- Read only when the test runs: read while parsing, dbt would re-parse every
         schema file with tests whenever the scope changes. -#}
