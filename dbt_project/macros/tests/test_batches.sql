@@ -96,6 +96,10 @@
     {%- if batched is none -%}
         {{ return(dbt.materialization_test_default()) }}
     {%- endif -%}
+    {#- target/run keeps what the test checked, as for a test run on its own. -#}
+    {%- do write('-- run in the batch of ' ~ model.attached_node ~ ' (run_test_batch)\n'
+        ~ get_test_sql(sql, config.get('fail_calc'), config.get('warn_if'),
+            config.get('error_if'), config.get('limit'))) -%}
     {%- do store_result('main', response=batched['response'], agate_table=batched['table']) -%}
     {{ return({'relations': []}) }}
 {%- endmaterialization %}
