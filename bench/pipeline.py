@@ -30,6 +30,7 @@ the moment the slice's last file was written.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import platform
@@ -236,8 +237,9 @@ class TransformRun:
     started: float
     ended: float
     completed: bool
-    # When its dbt build ended: Gold committed and the lake's catalog free for readers
-    # (the run then reports and evaluates the alert rules). None: it ran no dbt.
+    # When its dbt build started and ended (Gold committed and the lake's catalog free
+    # for readers; the run then reports and evaluates the alert rules). None: no dbt.
+    build_started: float | None = None
     built: float | None = None
 
     @property
@@ -259,7 +261,7 @@ def transform_runs() -> list[TransformRun]:
                 limit=200,
                 offset=offset,
             )
-            built = dbt_builds_ended(client, [run.id for run in page])
+            builds = dbt_builds(client, [run.id for run in page])
             for run in page:
                 if run.start_time is None or run.end_time is None or run.state is None:
                     continue
@@ -270,7 +272,7 @@ def transform_runs() -> list[TransformRun]:
                         run.start_time.timestamp(),
                         run.end_time.timestamp(),
                         run.state.is_completed(),
-                        built.get(run.id),
+                        *builds.get(run.id, (None, None)),
                     )
                 )
             if len(page) < 200:
@@ -279,8 +281,8 @@ def transform_runs() -> list[TransformRun]:
     return sorted(runs, key=lambda run: run.started)
 
 
-def dbt_builds_ended(client: Any, flow_runs: list[Any]) -> dict[Any, float]:
-    """The end of each flow run's last `dbt build` task run (epoch seconds)."""
+def dbt_builds(client: Any, flow_runs: list[Any]) -> dict[Any, tuple[float, float]]:
+    """The start and end of each flow run's last `dbt build` task run (epoch seconds)."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterId,
@@ -290,7 +292,7 @@ def dbt_builds_ended(client: Any, flow_runs: list[Any]) -> dict[Any, float]:
 
     if not flow_runs:
         return {}
-    ended: dict[Any, float] = {}
+    found: dict[Any, tuple[float, float]] = {}
     offset = 0
     while True:
         page = client.read_task_runs(
@@ -300,11 +302,12 @@ def dbt_builds_ended(client: Any, flow_runs: list[Any]) -> dict[Any, float]:
             offset=offset,
         )
         for task_run in page:
-            if task_run.end_time is not None and task_run.flow_run_id is not None:
-                at = task_run.end_time.timestamp()
-                ended[task_run.flow_run_id] = max(at, ended.get(task_run.flow_run_id, at))
+            if None in (task_run.start_time, task_run.end_time, task_run.flow_run_id):
+                continue
+            span = (task_run.start_time.timestamp(), task_run.end_time.timestamp())
+            found[task_run.flow_run_id] = max(span, found.get(task_run.flow_run_id, span))
         if len(page) < 200:
-            return ended
+            return found
         offset += 200
 
 
@@ -427,7 +430,7 @@ def landing_figures(result: Arrivals) -> dict[str, Any]:
     return {
         "slices_measured": len(latencies),
         "slices_not_in_gold_at_end": result.unreached,
-        "landing_to_gold_p50_s": round(statistics.median(latencies), 1) if latencies else None,
+        "landing_to_gold_p50_s": _median(latencies),
         "landing_to_gold_p95_s": round(percentile(latencies, 0.95) or 0, 1) if latencies else None,
         "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
     }
@@ -437,15 +440,31 @@ def run_figures(runs: list[TransformRun], started_wall: float) -> dict[str, Any]
     """The transform runs of the bench: how many, how long, and (served) how long
     a run waited between being asked for and starting."""
     ours = [run for run in runs if run.started >= started_wall]
-    seconds = [run.seconds for run in ours if run.completed]
-    waits = [run.started - run.expected for run in ours]
+    builds = sorted(
+        (run.build_started, run.built)
+        for run in ours
+        if run.build_started is not None and run.built is not None
+    )
+    build_seconds = [end - start for start, end in builds]
+    # From one build's end to the next one's start: the run's report and alert
+    # rules, then the next run's Bronze check (its process is up already, waiting).
+    between = [nxt[0] - prev[1] for prev, nxt in itertools.pairwise(builds)]
     return {
         "transforms": len(ours),
         "transforms_failed": sum(1 for run in ours if not run.completed),
-        "transform_seconds_median": round(statistics.median(seconds), 1) if seconds else None,
-        "transform_seconds_p95": round(percentile(seconds, 0.95) or 0, 1) if seconds else None,
-        "transform_wait_to_start_median_s": round(statistics.median(waits), 1) if waits else None,
+        "transforms_without_dbt": len(ours) - len(builds),
+        "dbt_build_seconds_median": _median(build_seconds),
+        "dbt_build_seconds_p95": round(percentile(build_seconds, 0.95) or 0, 1)
+        if build_seconds
+        else None,
+        "seconds_between_builds_median": _median(between),
+        "transform_run_seconds_median": _median([run.seconds for run in ours if run.completed]),
+        "transform_wait_to_start_median_s": _median([run.started - run.expected for run in ours]),
     }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
 
 
 def machine() -> dict[str, Any]:
