@@ -22,7 +22,12 @@ from flows.bronze_check import BronzeCheck, check_bronze
 from flows.log_marks import TRANSFORM_FINISHED
 from flows.warehouse.dbt_invocation import DbtInvocation, DbtTransientError, invoke_dbt
 from flows.warehouse.gold_queries import warehouse_for
-from flows.warehouse.lakehouse import DbtFailed, TestScope
+from flows.warehouse.lakehouse import (
+    DbtFailed,
+    TestScope,
+    environment_set,
+    new_bronze_files_environment,
+)
 from flows.warehouse.writer_lock import WriterBusy, catalog_writer
 from ingestion.settings import Settings
 from ingestion.store import LakeStore
@@ -141,7 +146,12 @@ def transform(
                         report.alerts = alerts_after_transform(settings)
                     return report
                 args = args + chosen.dbt_args()
-            invocation, attempts = build_with_retries(settings, args, test_scope=scope)
+            # Locally a Silver model reads only the Bronze files the last build did not
+            # see; with no record of one (everything), whatever its watermark reaches.
+            selective = chosen is not None and not full and not chosen.everything
+            only_new = new_bronze_files_environment(chosen.new_files) if selective else {}
+            with environment_set(only_new):
+                invocation, attempts = build_with_retries(settings, args, test_scope=scope)
             logger.info(TRANSFORM_FINISHED)
             if done is not None and invocation.success:
                 done.save(LakeStore.from_settings(settings), build_record_path(settings.target))

@@ -26,17 +26,31 @@
 {#- DuckDB reads no partitions a bound could skip. What its runs spend on is
     the watermark's lookback: every run reads the last minutes of Bronze again
     (var watermark_lookback_minutes), which at thousands of events a second is
-    hundreds of thousands of rows ranked and merged each run for nothing. Left
-    out here: the new rows whose delivery the target holds already (the same
-    key, landed at the same moment), which the merge would leave as they are
-    (its update condition wants an earlier delivery), looked up among the
-    target's rows landed after the watermark. A row without a key stays, so
-    that the tests still see it. -#}
+    hundreds of thousands of rows ranked and merged each run for nothing.
+    A scheduled build names the Bronze files its last successful build did not
+    see (env STREAMLAKE_NEW_BRONZE_FILES): only those are read, and DuckDB
+    skips the others by their names. Otherwise left out: the new rows whose
+    delivery the target holds already (the same key, landed at the same
+    moment), which the merge would leave as they are (its update condition
+    wants an earlier delivery), looked up among the target's rows landed after
+    the watermark; a row without a key stays, so that the tests still see it. -#}
 {% macro duckdb__bound_merge_to_days(new_rows_sql, day_expression, landed_column, target_day_column) -%}
     {%- set key = config.get('unique_key') -%}
     {%- if not execute or not is_incremental() or var('backfill_from', none)
         or key is not string -%}
         {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- set listed = env_var('STREAMLAKE_NEW_BRONZE_FILES', '') -%}
+    {%- if listed -%}
+        {#- A scheduled build named the Bronze files its last successful build did not
+            see (flows/bronze_changes.py): every other file was read by that build. -#}
+        {%- set sources = [] -%}
+        {%- do _bronze_sources_upstream(model.unique_id, sources) -%}
+        {%- set files = [] -%}
+        {%- for path in fromjson(listed) if path.split('/')[1] in sources -%}
+            {%- do files.append("'" ~ (var('lake_root') ~ '/' ~ path) | replace("'", "''") ~ "'") -%}
+        {%- endfor -%}
+        {{ return('source_file in (' ~ files | join(', ') ~ ')' if files else '1 = 0') }}
     {%- endif -%}
     {%- set landed_after = bronze_watermark() -%}
     {%- if landed_after is none -%}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,22 @@ def dbt_environment(settings: Settings, test_scope: TestScope = "all") -> dict[s
         # boto3's own variable for an S3 stand-in; dbt-athena's S3 calls honour it.
         environment["AWS_ENDPOINT_URL_S3"] = settings.s3_endpoint_url
     return environment
+
+
+# The Bronze files a scheduled build has not seen (flows/bronze_changes.py), as a JSON
+# list of lake-relative paths; read by the DuckDB Silver merges, and only while they run.
+NEW_BRONZE_FILES = "STREAMLAKE_NEW_BRONZE_FILES"
+# Longer lists (a lake that waited long for its build) are not passed: the models
+# then read by the watermark alone, as any build does. An environment string may
+# hold 128 kB on Linux.
+NEW_BRONZE_FILES_MAX_CHARACTERS = 64_000
+
+
+def new_bronze_files_environment(paths: Sequence[str]) -> dict[str, str]:
+    """The variable that names a scheduled build's new Bronze files; empty when there
+    are too many to name."""
+    listed = json.dumps(list(paths))
+    return {NEW_BRONZE_FILES: listed} if len(listed) <= NEW_BRONZE_FILES_MAX_CHARACTERS else {}
 
 
 @contextmanager

@@ -13,9 +13,9 @@ reuse can only skip work, never hide a change:
   snapshot and analysis folders, dbt_project.yml and profiles.yml, by path,
   size and modification time;
 - the environment: every STREAMLAKE_* and DBT_* variable, except the test
-  scope, which the project reads while tests run, never while parsing
-  (flows/warehouse/lakehouse.py dbt_environment), and any other variable the parse
-  recorded (Manifest.env_vars);
+  scope and a scheduled build's new Bronze files, which the project reads
+  while models and tests run, never while parsing (flows/warehouse/lakehouse.py),
+  and any other variable the parse recorded (Manifest.env_vars);
 - the command: one that runs against the parsed project (run, build, test,
   ...), naming the project's folder as its project and profiles folder (as
   every dbt command the project starts does), with no flag that changes what
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.warehouse.dbt_command import flag_value
-from flows.warehouse.lakehouse import PROJECT_DIR
+from flows.warehouse.lakehouse import NEW_BRONZE_FILES, PROJECT_DIR
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 # dbt_project.yml's model-, macro-, test-, seed-, snapshot- and analysis-paths.
@@ -39,7 +39,7 @@ PROJECT_FOLDERS = tuple(
     for name in ("models", "macros", "tests", "seeds", "snapshots", "analyses")
 )
 # Read by the project's macros at run time only (see the module docstring).
-RUN_TIME_VARIABLES = frozenset({"STREAMLAKE_TEST_SCOPE"})
+RUN_TIME_VARIABLES = frozenset({"STREAMLAKE_TEST_SCOPE", NEW_BRONZE_FILES})
 REUSING_COMMANDS = frozenset(
     {"run", "build", "test", "seed", "snapshot", "compile", "ls", "list", "run-operation", "show"}
 )
