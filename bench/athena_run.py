@@ -17,10 +17,16 @@ megabyte, 10 MB at least per query, DDL free), cost at $5 per TB, the cost a
 month at the transform's cadence (settings.transform_interval_seconds), and
 the modeled Athena wall time (athena_emulator/emulate.py ATHENA_OVERHEAD_S: per
 statement about 1.2 s of queueing and planning plus 16 MB/s of scan, in whole
-seconds of dbt-athena's 1 s poll). The emulator's own time is printed too; it
-says nothing about Athena's.
+seconds of dbt-athena's 1 s poll) with one dbt thread, over the DAG's critical
+path, and with the profile's threads (bench/athena_model.py). The emulator's
+own time is printed too; it says nothing about Athena's.
 
-Run: `uv run python bench/athena_run.py [--scale 0.1] [--lake DIR] [--rounds 2]`.
+At the end, landing to Gold on AWS, modeled for the scheduled runs measured:
+at the default cadence and with the Bronze-triggered mode on (--poll, and
+--min-interval as its cost guard), each with its runs and Athena cost a month.
+
+Run: `uv run python bench/athena_run.py [--scale 0.1] [--lake DIR] [--rounds 2]
+[--poll 30] [--min-interval 60]`.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from athena_model import ModeledRun, landing_to_gold, model_run, project_threads  # noqa: E402
 from dbt_build import SLICE_EVENTS, SLICE_ORDERS, compact_history, land  # noqa: E402
 
 from athena_emulator.emulate import (  # noqa: E402
@@ -117,7 +124,8 @@ def _mb(number: int) -> str:
     return f"{number / 2**20:,.1f} MB"
 
 
-def print_runs(label: str, runs: list[RunRecord], interval: int) -> None:
+def print_runs(label: str, runs: list[RunRecord], interval: int, lake: Path) -> ModeledRun:
+    """Each dbt invocation of the last emulator call; the last one, modeled over its DAG."""
     for run in runs:
         kinds = ", ".join(f"{k} {run.statements_by_kind[k]}" for k in KINDS)
         print(f"{label}: {run.command}")
@@ -127,10 +135,24 @@ def print_runs(label: str, runs: list[RunRecord], interval: int) -> None:
             f"${run.cost_usd:.4f} a run, ${monthly_cost(run, interval):,.2f} a month "
             f"every {interval} s"
         )
+    modeled = model_run(lake, project_threads())
+    print(
+        f"  modeled Athena time {modeled.threaded_s:,.0f} s with the profile's "
+        f"{modeled.threads} threads (critical path {modeled.critical_path_s:,.0f} s, "
+        f"one thread {modeled.one_thread_s:,.0f} s); emulator {runs[-1].wall_s:.0f} s",
+        flush=True,
+    )
+    return modeled
+
+
+def print_landing_to_gold(
+    label: str, run: ModeledRun, interval: int, poll: float, min_interval: float
+) -> None:
+    print(f"landing to Gold on AWS, modeled, runs like the {label}:")
+    for mode in landing_to_gold(run, interval, poll, min_interval):
         print(
-            f"  modeled Athena time {run.modeled_athena_s:,.0f} s with one dbt thread "
-            f"(>= {run.modeled_athena_s / 4:,.0f} s with 4); emulator {run.wall_s:.0f} s",
-            flush=True,
+            f"  {mode.mode}: p50 {mode.p50_s:,.0f} s, p95 {mode.p95_s:,.0f} s; "
+            f"{mode.runs_a_month:,} runs, ${mode.cost_a_month_usd:,.2f} of Athena a month"
         )
 
 
@@ -141,9 +163,18 @@ def main() -> None:
     parser.add_argument(
         "--lake", help="folder for the lake (default: a temporary one); its Bronze is reused"
     )
+    parser.add_argument(
+        "--poll", type=float, default=30, help="Bronze-triggered mode: seconds between looks"
+    )
+    parser.add_argument(
+        "--min-interval",
+        type=float,
+        default=60,
+        help="Bronze-triggered mode: least seconds between two runs (the cost guard)",
+    )
     args = parser.parse_args()
-    if args.scale <= 0 or args.rounds < 1:
-        parser.error("--scale must be positive and --rounds at least 1")
+    if args.scale <= 0 or args.rounds < 1 or args.poll <= 0 or args.min_interval < 0:
+        parser.error("--scale, --poll must be positive, --rounds at least 1")
     folder = Path(args.lake) if args.lake else Path(tempfile.mkdtemp(prefix="streamlake-athena-"))
     settings = Settings(lake_root=str(folder / "lake"), log_level="WARNING")
     send_logs_to(open(os.devnull, "w"))  # noqa: SIM115
@@ -160,17 +191,26 @@ def main() -> None:
     before, after = compact_history(settings)
     print(f"compacted {before:,} Bronze files of closed days into {after:,}", flush=True)
 
-    full = emulate_build(lake, full_refresh=reused).runs
-    print_runs("full build", full, interval)
+    print_runs("full build", emulate_build(lake, full_refresh=reused).runs, interval, lake)
     print(f"waiting {LOOKBACK_S} s, past the watermark lookback", flush=True)
     time.sleep(LOOKBACK_S)
     first_seed = 1_000 + int(time.time()) % 1_000 * 10 if reused else 900
     for round_ in range(args.rounds):
         land_increment(settings, first_seed + round_, args.scale)
-        print_runs(f"scheduled run {round_ + 1}", emulate_transform(lake).runs, interval)
+        with_orders = print_runs(
+            f"scheduled run {round_ + 1}", emulate_transform(lake).runs, interval, lake
+        )
     land_increment(settings, first_seed + args.rounds, args.scale, orders=0)
-    print_runs("scheduled run, new events only", emulate_transform(lake).runs, interval)
-    print_runs("scheduled run, no new Bronze", emulate_transform(lake).runs, interval)
+    events_only = print_runs(
+        "scheduled run, new events only", emulate_transform(lake).runs, interval, lake
+    )
+    print("scheduled run, no new Bronze: no dbt, no statement")
+    emulate_transform(lake)
+    for label, run in (
+        ("scheduled run with order changes", with_orders),
+        ("scheduled run with new events only", events_only),
+    ):
+        print_landing_to_gold(label, run, interval, args.poll, args.min_interval)
     print(
         f"scale {args.scale}; machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; {datetime.now(UTC):%Y-%m-%d}; "
