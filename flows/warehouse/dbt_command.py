@@ -87,7 +87,10 @@ def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
     args = _guard_writes(args)
     if _targets_aws(args):
         share_botocore_loader()
-    return run_on(parsed, args)
+    try:
+        return run_on(parsed, args)
+    finally:
+        close_duckdb()
 
 
 def run_here(args: list[str]) -> int:
@@ -107,6 +110,7 @@ def run_here(args: list[str]) -> int:
     except SystemExit as exit_:
         return _exit_code(exit_.code)
     finally:
+        close_duckdb()
         gc.freeze()
     return 0
 
@@ -121,6 +125,24 @@ def _guard_writes(args: list[str]) -> list[str]:
     at = args.index(LEASE_FLAG)
     writer_lock.guard_writes(writer_lock.state_file_check(Path(args[at + 1])))
     return args[:at] + args[at + 2 :]
+
+
+def close_duckdb() -> None:
+    """Close dbt-duckdb's process-wide DuckDB, and so the DuckLake catalog it attached.
+
+    A process that ends with os._exit (a fork of the worker,
+    flows.warehouse.dbt_process) never closes it otherwise, and closing is when
+    DuckDB checkpoints the catalog's write-ahead log into its file: left to
+    grow, the log is replayed by every later attach, a second and more per
+    command after a few hundred runs."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:  # not the local target
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 def use_fork_context() -> None:
