@@ -25,10 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import (
-    MODES,
-    ROOT,
     Landing,
     ServeProcess,
+    add_mode_arguments,
     drive,
     landing_figures,
     machine,
@@ -45,13 +44,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=5, help="seconds between slices")
     parser.add_argument("--events", type=int, default=500, help="events per slice")
     parser.add_argument("--orders", type=int, default=20, help="orders per slice")
-    parser.add_argument("--mode", choices=MODES, default="serve")
-    parser.add_argument(
-        "--checkout",
-        type=Path,
-        default=ROOT,
-        help="serve this checkout of the project (e.g. an earlier commit, for a before figure)",
-    )
+    add_mode_arguments(parser)
     args = parser.parse_args()
     if args.minutes <= 0 or args.interval <= 0:
         parser.error("--minutes and --interval must be positive")

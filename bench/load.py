@@ -42,11 +42,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import (
-    MODES,
-    ROOT,
     Landing,
     Outcome,
     ServeProcess,
+    add_mode_arguments,
     command_line,
     descendants,
     drive,
@@ -156,13 +155,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rate", type=int, default=5_000, help="target events per second")
     parser.add_argument("--interval", type=float, default=5, help="seconds between slices")
-    parser.add_argument("--mode", choices=MODES, default="serve")
-    parser.add_argument(
-        "--checkout",
-        type=Path,
-        default=ROOT,
-        help="serve this checkout of the project (e.g. an earlier commit, for a before figure)",
-    )
+    add_mode_arguments(parser)
     args = parser.parse_args()
     if args.minutes <= 0 or args.rate <= 0 or args.interval <= 0:
         parser.error("--minutes, --rate and --interval must be positive")

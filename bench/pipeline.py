@@ -29,6 +29,7 @@ the moment the slice's last file was written.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import itertools
 import multiprocessing
@@ -137,6 +138,17 @@ class Landing:
     def snapshot(self) -> list[tuple[int, float]]:
         with self.lock:
             return list(self.landed)
+
+
+def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mode (serve, in-process) and --checkout, for freshness.py and load.py."""
+    parser.add_argument("--mode", choices=MODES, default="serve")
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=ROOT,
+        help="serve this checkout of the project (e.g. an earlier commit, for a before figure)",
+    )
 
 
 def start_pipeline(prefix: str) -> tuple[Path, Settings]:

@@ -1,3 +1,3 @@
-"""The warehouse as the flows reach it: dbt invoked in-process or in a forked worker, DuckDB and
+"""The warehouse as the flows reach it: dbt in a forked worker or a process of its own, DuckDB and
 DuckLake connections, Gold queries on either target, and the writer lock. Imports ingestion only.
 """

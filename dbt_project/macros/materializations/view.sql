@@ -9,29 +9,24 @@
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set definition = 'streamlake view definition ' ~ local_md5(sql) -%}
-    {%- set unchanged = existing_relation is not none
+    {%- if existing_relation is not none
         and existing_relation.is_view
         and not should_full_refresh()
         and view_comment(target_relation) == definition -%}
+        {{ return(unchanged_view(target_relation)) }}
+    {%- endif -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
-    {%- if unchanged %}
-        {%- call noop_statement('main', 'unchanged') -%}
-            -- {{ target_relation }} already holds this definition
-        {%- endcall %}
-    {%- else %}
-        {%- if existing_relation is not none and not existing_relation.is_view %}
-            {{ adapter.drop_relation(existing_relation) }}
-        {%- endif %}
-        {%- call statement('main') -%}
-            create or replace view {{ target_relation }} as (
-                {{ sql }}
-            );
-            comment on view {{ target_relation }} is '{{ definition }}'
-        {%- endcall %}
+    {%- if existing_relation is not none and not existing_relation.is_view %}
+        {{ adapter.drop_relation(existing_relation) }}
     {%- endif %}
+    {%- call statement('main') -%}
+        create or replace view {{ target_relation }} as (
+            {{ sql }}
+        );
+        comment on view {{ target_relation }} is '{{ definition }}'
+    {%- endcall %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do adapter.commit() %}
@@ -66,17 +61,21 @@
         and not should_full_refresh() else none -%}
     {%- set kept = (glue or {}).get('Table', {}).get('Parameters', {}).get(
         view_definition_parameter()) -%}
-    {%- if kept != definition -%}
-        {%- set built = dbt.materialization_view_athena() -%}
-        {%- do adapter.persist_docs_to_glue(target_relation, {
-            'description': model.description,
-            'unique_id': model.unique_id,
-            'config': {'materialized': 'view', 'meta': {view_definition_parameter(): definition}},
-            'columns': {}}, true, false, true) -%}
-        {%- do run_test_batch() -%}
-        {{ return(built) }}
+    {%- if kept == definition -%}
+        {{ return(unchanged_view(target_relation)) }}
     {%- endif -%}
+    {%- set built = dbt.materialization_view_athena() -%}
+    {%- do adapter.persist_docs_to_glue(target_relation, {
+        'description': model.description,
+        'unique_id': model.unique_id,
+        'config': {'materialized': 'view', 'meta': {view_definition_parameter(): definition}},
+        'columns': {}}, true, false, true) -%}
+    {%- do run_test_batch() -%}
+    {{ return(built) }}
+{%- endmaterialization %}
 
+{#- A view that already holds its definition: its hooks and tests, no statement. -#}
+{% macro unchanged_view(target_relation) -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- call noop_statement('main', 'unchanged') -%}
@@ -86,9 +85,8 @@
     {% do adapter.commit() %}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
     {%- do run_test_batch() %}
-
     {{ return({'relations': [target_relation]}) }}
-{%- endmaterialization %}
+{%- endmacro %}
 
 {#- The Glue table parameter holding a view's definition digest. -#}
 {% macro view_definition_parameter() -%}
