@@ -198,6 +198,10 @@ class ServeProcess:
                 start_new_session=True,
             )
         print(f"`streamlake serve` from {self.checkout} (log: {self.log_path})", flush=True)
+        if self.checkout != ROOT:
+            # A checkout from before STREAMLAKE_SERVE_SIMULATOR serves the simulator
+            # regardless, whose slices would land beside the bench's, under the same ids.
+            threading.Thread(target=pause_simulator, daemon=True).start()
 
     def check(self) -> None:
         if self.process is not None and self.process.poll() is not None:
@@ -218,6 +222,34 @@ class ServeProcess:
                 process.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def pause_simulator(seconds: float = 120) -> None:
+    """Pause the served ingest deployment as soon as it is there, and drop its runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.states import Cancelling
+
+    deadline = time.monotonic() + seconds
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            found = client.read_deployments(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["ingest"]))
+            )
+            for deployment in found:
+                client.pause_deployment(deployment.id)
+                for run in client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["ingest"]))
+                ):
+                    if run.state is None or run.state.is_final():
+                        continue
+                    if run.state.is_scheduled():
+                        client.delete_flow_run(run.id)
+                    else:  # the runner stops a run it sees cancelling
+                        client.set_flow_run_state(run.id, Cancelling(), force=True)
+                print("paused the served simulator (ingest)", flush=True)
+                return
+            time.sleep(0.5)
 
 
 def transform_in_process(
