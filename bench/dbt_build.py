@@ -16,7 +16,8 @@ scheduled transform's `dbt build` (data tests on the changed rows, no unit
 tests or whole-table audits: those check logic and history, and run in CI and
 full builds) or by a `dbt run`; the median and the slowest of each. With
 --transform-flow, a third command takes its turn: the transform flow itself
-(flows/transform.py, run in this process, as `streamlake serve` runs it,
+(flows/transform.py, run in this process, its dbt in a process apart, as a
+served run runs it,
 against Prefect's temporary server), so that its overhead over the bare `dbt build`
 of the same increment shows; the flow's report gives the time of its dbt
 invocation apart.
@@ -321,7 +322,7 @@ def start_worker(settings: Settings) -> None:
 def transform_flow(
     settings: Settings, dbt_seconds: list[float]
 ) -> Callable[[], tuple[float, float]]:
-    """The transform flow as `streamlake serve` runs it, in this process. Prefect was
+    """The transform flow as a served run runs it, in this process. Prefect was
     imported with this module (flows.transform) and no API URL, so its first flow
     run starts Prefect's temporary server, a real server process, for the run."""
     os.environ["STREAMLAKE_LAKE_ROOT"] = settings.lake_root
@@ -332,7 +333,7 @@ def transform_flow(
         elapsed = time.perf_counter() - started
         assert report.invocation is not None and report.invocation.success
         dbt_seconds.append(report.invocation.seconds)
-        return elapsed, peak_mb()  # this process's peak: it holds Prefect and dbt both
+        return elapsed, peak_mb()  # the flow's process (dbt runs in a process apart)
 
     return run
 
