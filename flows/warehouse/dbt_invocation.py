@@ -46,6 +46,7 @@ from flows.warehouse.lakehouse import (
     TestScope,
     dbt_environment,
     dbt_target_path,
+    lease_guard,
 )
 from ingestion.settings import Settings
 
@@ -142,6 +143,8 @@ def _invoke(
 ) -> DbtInvocation:
     target = dbt_target_path(settings)
     command = [
+        # On aws, dbt checks the writer lease this run holds before each write.
+        *lease_guard(),
         *args,
         "--project-dir",
         str(PROJECT_DIR),

@@ -166,13 +166,11 @@ def dbt_process(
     capture: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """dbt_exit_code()'s child process, its output captured when `capture`."""
-    lease = current_hold()
-    guard = [LEASE_FLAG, str(lease.state_file)] if isinstance(lease, S3Lease) else []
     command = [
         sys.executable,
         "-m",
         "flows.warehouse.dbt_command",
-        *guard,
+        *lease_guard(),
         *args,
         "--project-dir",
         str(project_dir),
@@ -183,6 +181,14 @@ def dbt_process(
     return subprocess.run(
         command, env=env, cwd=project_dir, check=False, capture_output=capture, text=True
     )
+
+
+def lease_guard() -> list[str]:
+    """The arguments that have a dbt command in another process check this process's
+    S3 writer lease before each AWS write (flows/warehouse/dbt_command.py); none
+    when it holds no lease (locally, or no writer lock at all)."""
+    lease = current_hold()
+    return [LEASE_FLAG, str(lease.state_file)] if isinstance(lease, S3Lease) else []
 
 
 @contextmanager
