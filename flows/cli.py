@@ -557,7 +557,10 @@ def serve(lake_root: LakeRootOption = None) -> None:
 def dbt_worker(
     lake_root: LakeRootOption = None,
     exit_with_parent: Annotated[
-        bool, typer.Option(help="Stop when the process that started this one is gone.")
+        bool,
+        typer.Option(
+            "--exit-with-parent", help="Stop when the process that started this one is gone."
+        ),
     ] = False,
 ) -> None:
     """Keep dbt loaded and the project parsed for this lake: its dbt commands run in
