@@ -103,13 +103,25 @@ def run_dag(lake: Path) -> dict[str, set[str]]:
         if uid.startswith("test."):
             for parent in parents(uid):
                 tests_of.setdefault(parent, set()).add(uid)
+    upstream: dict[str, set[str]] = {}
+
+    def ancestors(uid: str) -> set[str]:
+        if uid not in upstream:
+            upstream[uid] = set()
+            for parent in parents(uid):
+                upstream[uid] |= {parent} | ancestors(parent)
+        return upstream[uid]
+
     waits: dict[str, set[str]] = {}
     for uid in in_run:
         waits[uid] = parents(uid)
         if not uid.startswith("test."):
-            # dbt build: what is downstream of a model waits for the model's tests too.
+            # dbt build: what is downstream of a model waits for the model's tests,
+            # those whose every parent is upstream of it (dbt's rule, which keeps cycles out).
             for parent in list(waits[uid]):
-                waits[uid] |= {t for t in tests_of.get(parent, set()) if uid not in parents(t)}
+                waits[uid] |= {
+                    test for test in tests_of.get(parent, set()) if parents(test) <= ancestors(uid)
+                }
     return waits
 
 
