@@ -17,8 +17,8 @@ storage, log ingestion, NAT data. Event and Bronze sizes are measured here by
 landing the demo workload through the real Kinesis handler.
 
 Athena comes from the measurements of bench/athena_run.py (docs/benchmarks.md,
-2026-12-03): a scheduled run after new events and order changes sent 61
-statements and was billed 590 MiB, scanning 47.7 MiB of a lake of 1,000,000
+2026-12-04): a scheduled run after new events and order changes sent 34
+statements and was billed 342 MiB, scanning 42.9 MiB of a lake of 1,000,000
 events over 60 days. Its statements' 10 MB minimums do not grow with the rate;
 its scan does, with the events of the days a run recomputes whole (every
 late event reopens its day): the extrapolation scales the measured scan by
@@ -140,11 +140,11 @@ NAT_BYTES_PER_RUN = 2 * 2**20
 # Athena's writes to the lake and results buckets (results, Iceberg data and
 # metadata files): PUTs per statement.
 ATHENA_PUTS_PER_STATEMENT = 3
-# bench/athena_run.py, scale 1, 2026-12-03 (docs/benchmarks.md): after 10,000
+# bench/athena_run.py, scale 1, 2026-12-04 (docs/benchmarks.md): after 10,000
 # events and about 1,000 order changes.
-MEASURED_STATEMENTS = 61
-MEASURED_BILLED_BYTES = 590 * 2**20
-MEASURED_SCANNED_BYTES = round(47.7 * 2**20)
+MEASURED_STATEMENTS = 34
+MEASURED_BILLED_BYTES = 342 * 2**20
+MEASURED_SCANNED_BYTES = round(42.9 * 2**20)
 BENCH_EVENTS_PER_DAY = 1_000_000 / 60
 ALERT_QUERY_BILLED_BYTES = 10 * 2**20  # the alert rules: one query a run, at its minimum
 
