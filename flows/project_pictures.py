@@ -121,7 +121,7 @@ def lake_tree(app: Application | None = None, manifest: dict[str, Any] | None = 
     dashboards = sorted(e["name"] for e in manifest["exposures"].values())
 
     def folder(name: str, comment: str, depth: int) -> str:
-        return f"{'    ' * depth}{name + '/':<28}{'# ' + comment if comment else ''}".rstrip()
+        return f"{'    ' * depth + name + '/':<32}{'# ' + comment if comment else ''}".rstrip()
 
     lines = ["lake/"]
     for area in ("bronze", "quarantine"):
