@@ -737,7 +737,7 @@ def query(
     console.print(table)
     shown = min(limit, result.num_rows)
     console.print(
-        f"{result.num_rows:,} rows"
+        f"{result.num_rows:,} {'row' if result.num_rows == 1 else 'rows'}"
         + (f", the first {shown} shown" if shown < result.num_rows else "")
     )
 

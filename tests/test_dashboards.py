@@ -413,3 +413,31 @@ def test_the_athena_check_rejects_what_athena_rejects(athena: Frontend) -> None:
         "select missing_column from daily_sales_by_region",
     ):
         assert athena.run(sql, "gold", "bad").state == "FAILED", sql
+
+
+def previews_missing(dashboard_dir: Path, preview_dir: Path, page: str) -> list[str]:
+    """Dashboards without a committed preview, or whose preview the page does not show."""
+    missing = []
+    for dashboard in sorted(dashboard_dir.glob("*.json")):
+        preview = preview_dir / f"{dashboard.stem}.png"
+        if not preview.is_file():
+            missing.append(f"{dashboard.stem}: no {preview.name}")
+        elif f"grafana/preview/{preview.name})" not in page:
+            missing.append(f"{dashboard.stem}: not shown on the page")
+    return missing
+
+
+def test_every_dashboard_has_a_preview_shown_where_dashboards_are_described(
+    tmp_path: Path,
+) -> None:
+    page = (PROJECT_DIR / "docs" / "dashboards.md").read_text()
+    assert previews_missing(DASHBOARD_DIR, PROJECT_DIR / "grafana" / "preview", page) == []
+    # A new dashboard without its picture is caught, as is a picture the page leaves out.
+    (tmp_path / "inventory.json").write_text("{}")
+    (tmp_path / "sales.json").write_text("{}")
+    (tmp_path / "sales.png").write_bytes(b"")
+    assert previews_missing(tmp_path, tmp_path, page) == ["inventory: no inventory.png"]
+    assert previews_missing(tmp_path, tmp_path, "no pictures") == [
+        "inventory: no inventory.png",
+        "sales: not shown on the page",
+    ]

@@ -109,6 +109,45 @@ def test_the_checks_catch_a_moved_page_a_lost_heading_and_a_stale_path(tmp_path:
     assert missing_paths(page) == ["flows/dashboards/sales.py"]
 
 
+# The figures table: docs/benchmarks.md holds every row, the README copies some.
+FIGURES = re.compile(r"^<!-- figures: begin -->\n(.*?)^<!-- figures: end -->", re.M | re.S)
+BENCHMARKS = DOCS / "benchmarks.md"
+
+
+def figure_rows(markdown: str) -> list[str]:
+    """The table rows between a page's figures markers (header and separator first)."""
+    found = FIGURES.search(markdown)
+    assert found, "no <!-- figures: begin --> ... <!-- figures: end --> block"
+    return [line.strip() for line in found.group(1).splitlines() if line.strip()]
+
+
+def figures_not_in_benchmarks(readme: str, benchmarks: str) -> list[str]:
+    """README rows that are not, word for word, a row of benchmarks.md's table."""
+    home = figure_rows(benchmarks)
+    copy = figure_rows(readme)
+    if copy[:2] != home[:2]:
+        return [f"header differs: {copy[:1]}"]
+    return [row for row in copy[2:] if row not in home[2:]]
+
+
+def test_the_readme_figures_are_rows_of_the_benchmarks_table() -> None:
+    """One home per figure: a README figure that differs from docs/benchmarks.md fails."""
+    readme_rows = figure_rows(README.read_text())
+    assert len(readme_rows) > 2, "the README's figures table is empty"
+    assert figures_not_in_benchmarks(README.read_text(), BENCHMARKS.read_text()) == []
+
+
+def test_a_figure_changed_in_one_place_only_is_caught() -> None:
+    benchmarks = (
+        "<!-- figures: begin -->\n| what | figure |\n|---|---|\n"
+        "| handler | 137,747 records/s |\n| demo | 95.5 s |\n<!-- figures: end -->\n"
+    )
+    readme = benchmarks.replace("| demo | 95.5 s |\n", "")
+    assert figures_not_in_benchmarks(readme, benchmarks) == []
+    stale = readme.replace("137,747", "120,000")
+    assert figures_not_in_benchmarks(stale, benchmarks) == ["| handler | 120,000 records/s |"]
+
+
 def test_the_project_names_no_file_outside_itself() -> None:
     """A clone stands alone: no tracked file points at a path beside the repository."""
     listed = subprocess.run(
