@@ -89,13 +89,14 @@ LakeRootOption = Annotated[
 ]
 
 
+TargetOption = Annotated[
+    str | None,
+    typer.Option("--target", help="local or aws (default: STREAMLAKE_TARGET, else local)."),
+]
+
+
 @app.callback()
-def _choose_target(
-    target: Annotated[
-        str | None,
-        typer.Option("--target", help="local or aws (default: STREAMLAKE_TARGET, else local)."),
-    ] = None,
-) -> None:
+def _choose_target(target: TargetOption = None) -> None:
     if target is not None:
         if target not in ("local", "aws"):
             raise UsageError(f"--target must be local or aws, got {target!r}")
@@ -136,9 +137,9 @@ def _run_flow(settings: Settings, flow: str, **parameters: Any) -> Any:
         return getattr(importlib.import_module(module), name)(**parameters)
 
 
-def _settings(lake_root: str | None, **overrides: Any) -> Settings:
-    """Settings from the environment, with the command line's overrides on top."""
-    return Settings(**({"lake_root": lake_root} if lake_root else {}), **overrides)
+def _settings(lake_root: str | None) -> Settings:
+    """Settings from the environment, with the command line's lake root on top."""
+    return Settings(**({"lake_root": lake_root} if lake_root else {}))
 
 
 def _existing_lake(settings: Settings) -> LakeStore:
@@ -600,10 +601,9 @@ def dbt(ctx: typer.Context, lake_root: LakeRootOption = None) -> None:
     args = list(ctx.args)
     if not args:
         raise UsageError("give dbt's arguments after --, e.g. `streamlake dbt -- build`")
-    target = flag_value(args, "--target", "-t")
-    if target is not None and target not in ("local", "aws"):
-        raise UsageError(f"--target must be local or aws, got {target!r}")
-    settings = _settings(lake_root, **({"target": target} if target else {}))
+    # dbt's own --target picks the settings' target too, as the global option does.
+    _choose_target(flag_value(args, "--target", "-t"))
+    settings = _settings(lake_root)
     if settings.target == "aws":
         errors.print(
             f"dbt on aws in {settings.aws_region}: workgroup {settings.athena_workgroup}, "
@@ -628,20 +628,13 @@ def env(lake_root: LakeRootOption = None) -> None:
 
 
 @app.command()
-def doctor(
-    lake_root: LakeRootOption = None,
-    target: Annotated[
-        str | None,
-        typer.Option("--target", help="local or aws (default: STREAMLAKE_TARGET, else local)."),
-    ] = None,
-) -> None:
+def doctor(lake_root: LakeRootOption = None, target: TargetOption = None) -> None:
     """Check what a run needs, one line per check with what to do when it fails; exit 1
     on any failure. Locally: Python, packages, DuckDB extensions, the lake, dbt parse,
     Prefect, the writer lock. On aws: the deployed stack and every source it wired."""
     from flows.doctor import aws_checks, local_checks  # noqa: PLC0415
 
-    if target is not None:
-        _choose_target(target)
+    _choose_target(target)
     settings = _settings(lake_root)
     checks = aws_checks(settings) if settings.target == "aws" else local_checks(settings)
     failures = 0
@@ -726,7 +719,7 @@ def query(
         _existing_lake(settings)
     warehouse = warehouse_for(settings)
     try:
-        result = warehouse.query(sql if settings.target == "aws" else f"use lake; {sql}")
+        result = warehouse.query(sql)  # a local lake is opened with `use lake` already
     except (duckdb.Error, AthenaQueryFailed) as error:
         raise UsageError(f"query failed: {str(error).splitlines()[0]}") from None
     table = Table(show_lines=False)
