@@ -35,7 +35,6 @@ import statistics
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +145,6 @@ def report(
         **landing_figures(outcome.arrivals),
         "caught_up_at_end": outcome.caught_up,
         **memory.figures(outcome.seconds),
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -475,7 +475,7 @@ def landing_figures(result: Arrivals) -> dict[str, Any]:
         "slices_measured": len(latencies),
         "slices_not_in_gold_at_end": result.unreached,
         "landing_to_gold_p50_s": _median(latencies),
-        "landing_to_gold_p95_s": round(percentile(latencies, 0.95) or 0, 1) if latencies else None,
+        "landing_to_gold_p95_s": _p95(latencies),
         "landing_to_gold_max_s": round(max(latencies), 1) if latencies else None,
     }
 
@@ -498,9 +498,7 @@ def run_figures(runs: list[TransformRun], started_wall: float) -> dict[str, Any]
         "transforms_failed": sum(1 for run in ours if not run.completed),
         "transforms_without_dbt": len(ours) - len(builds),
         "dbt_build_seconds_median": _median(build_seconds),
-        "dbt_build_seconds_p95": round(percentile(build_seconds, 0.95) or 0, 1)
-        if build_seconds
-        else None,
+        "dbt_build_seconds_p95": _p95(build_seconds),
         "seconds_between_builds_median": _median(between),
         "transform_run_seconds_median": _median([run.seconds for run in ours if run.completed]),
         "transform_wait_to_start_median_s": _median([run.started - run.expected for run in ours]),
@@ -509,6 +507,11 @@ def run_figures(runs: list[TransformRun], started_wall: float) -> dict[str, Any]
 
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
+
+
+def _p95(values: list[float]) -> float | None:
+    found = percentile(values, 0.95)
+    return None if found is None else round(found, 1)
 
 
 def machine() -> dict[str, Any]:
