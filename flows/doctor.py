@@ -201,7 +201,7 @@ def lake_lock(settings: Settings) -> Check:
     except WriterBusy as busy:
         return failed(
             "writer lock",
-            str(busy).split("(", 1)[-1].rsplit(")", 1)[0],
+            busy.holder,
             "a run holds the lake: wait for it, or stop that process (its pid is above)",
         )
     return passed("writer lock", f"free ({lock})")
@@ -460,8 +460,8 @@ def writer_lease(account: Account) -> Check:
     holder = lease.describe()
     if lease.released:
         return passed("writer lease", f"free; last held by {holder}")
-    seconds = lease.lease_seconds(settings.writer_lease_seconds)
-    if lease.server_age > seconds + 1:
+    if lease.stale(settings.writer_lease_seconds):
+        seconds = lease.lease_seconds(settings.writer_lease_seconds)
         return failed(
             "writer lease",
             f"held by {holder}: not renewed for longer than its {seconds:g} s lease",

@@ -90,6 +90,10 @@ _READ_ONLY = ("Get", "List", "Head", "Describe", "Search", "BatchGet", "Stop")
 class WriterBusy(RuntimeError):
     """Another run holds the catalog; the message says who and since when."""
 
+    def __init__(self, message: str, holder: str) -> None:
+        super().__init__(message)
+        self.holder = holder
+
 
 class LeaseLost(RuntimeError):
     """This run's writer lease lapsed or was taken over: it stopped writing."""
@@ -106,7 +110,8 @@ class _Patience:
     def busy(self, holder: object, pause: float) -> None:
         if time.monotonic() >= self.deadline:
             raise WriterBusy(
-                f"{self.purpose}: the catalog is busy ({holder}); gave up after {self.wait:.0f} s"
+                f"{self.purpose}: the catalog is busy ({holder}); gave up after {self.wait:.0f} s",
+                str(holder),
             )
         if not self.announced:
             self.say(f"{self.purpose}: waiting for the catalog writer, held by {holder}")
@@ -230,6 +235,13 @@ class LeaseObject:
         except (TypeError, ValueError):
             return default
 
+    def stale(self, default_seconds: float) -> bool:
+        """Free to take: released, or not renewed for its lease by S3's clock."""
+        return (
+            self.released
+            or self.server_age >= self.lease_seconds(default_seconds) + _SERVER_CLOCK_SECONDS
+        )
+
     def describe(self) -> str:
         holder = self.body.get("holder") or {}
         return (
@@ -315,13 +327,12 @@ class S3Lease(WriterHold):
                 if self._write({"IfNoneMatch": "*"}):
                     break
                 continue
-            seconds = current.lease_seconds(self.seconds)
-            if current.released or current.server_age >= seconds + _SERVER_CLOCK_SECONDS:
+            if current.stale(self.seconds):
                 if self._take_over(current.etag):
                     break
                 continue
             if watched is None or watched[0] != current.etag:
-                watched = (current.etag, time.monotonic() + seconds)
+                watched = (current.etag, time.monotonic() + current.lease_seconds(self.seconds))
             patience.busy(current.describe(), min(self.poll, watched[1] - time.monotonic()))
         self.state_file = Path(tempfile.mkdtemp(prefix="streamlake-lease-")) / "lease.json"
         self._write_state()
