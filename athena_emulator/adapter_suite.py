@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -37,6 +36,10 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from athena_emulator.server import AthenaEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE_PACKAGE = "dbt-athena"
@@ -173,29 +176,20 @@ def summary(cases: list[Case]) -> str:
     return "\n".join(lines)
 
 
-def suite_environment(endpoint: dict[str, str], schema: str) -> dict[str, str]:
+def suite_environment(emulator: AthenaEmulator, schema: str) -> dict[str, str]:
     """The process environment of the suite: boto3 and DBT_TEST_ATHENA_* at the emulator."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "DBT_", "STREAMLAKE_"))
-    }
-    environment.update(endpoint)
+    environment = emulator.process_environment()
     environment.update(
         {
             "DBT_TEST_ATHENA_S3_STAGING_DIR": f"s3://{BUCKET}/staging/",
             "DBT_TEST_ATHENA_S3_TMP_TABLE_DIR": f"s3://{BUCKET}/tmp-tables/",
-            "DBT_TEST_ATHENA_REGION_NAME": endpoint["AWS_DEFAULT_REGION"],
+            "DBT_TEST_ATHENA_REGION_NAME": emulator.region,
             "DBT_TEST_ATHENA_DATABASE": "awsdatacatalog",
             "DBT_TEST_ATHENA_SCHEMA": schema,
             "DBT_TEST_ATHENA_WORK_GROUP": WORKGROUP,
             "DBT_TEST_ATHENA_THREADS": "1",
             "DBT_TEST_ATHENA_POLL_INTERVAL": "0.2",
             "DBT_TEST_ATHENA_NUM_RETRIES": "0",
-            # No AWS profile of the machine is ever read.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
     )
     return environment
@@ -249,7 +243,7 @@ def run(
         subprocess.run(
             command,
             cwd=suite,
-            env=suite_environment(emulator.environment(), "dbt_suite"),
+            env=suite_environment(emulator, "dbt_suite"),
             check=False,
         )
     if not report.exists():

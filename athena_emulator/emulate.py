@@ -39,7 +39,6 @@ from __future__ import annotations
 import fcntl
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -498,19 +497,10 @@ class EmulatedAthena:
             runs.write(json.dumps(asdict(record)) + "\n")
 
     def _dbt_environment(self, test_scope: TestScope) -> dict[str, str]:
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("AWS_", "STREAMLAKE_", "DBT_"))
-        }
+        environment = self.emulator.process_environment()
         dbt_folder = self.state / "dbt"
-        # No profile, config or credentials of this machine's user may reach AWS code.
         environment.update(
             {
-                "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                **self.emulator.environment(),
                 **dbt_environment(self._settings, test_scope),
                 # A folder of the emulated lake's own: partial parsing stays
                 # valid for it, and the local lake's target/ is left alone.

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 import threading
 import time
 import urllib.request
@@ -367,6 +368,25 @@ class AthenaEmulator:
             "AWS_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    def process_environment(self) -> dict[str, str]:
+        """This process's environment for a child that talks to the emulator: no AWS,
+        dbt or Streamlake setting of the machine's user reaches it, nor any profile,
+        config or credentials file of theirs."""
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("AWS_", "DBT_", "STREAMLAKE_"))
+        }
+        environment.update(
+            {
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                **self.environment(),
+            }
+        )
+        return environment
 
     # -------------------------------------------------------------- statements
 

@@ -12,7 +12,6 @@ log is kept at target/athena_emulator/statements.log.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -127,21 +126,8 @@ def _isolated_environment(emulator: AthenaEmulator) -> dict[str, str]:
         silver_database=DATABASES["silver"],
         gold_database=DATABASES["gold"],
     )
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "STREAMLAKE_", "DBT_"))
-    }
-    # No profile, config or credentials of this machine's user may reach AWS code.
-    environment.update(
-        {
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            **emulator.environment(),
-            **dbt_environment(settings),
-        }
-    )
+    environment = emulator.process_environment()
+    environment.update(dbt_environment(settings))
     return environment
 
 
