@@ -34,6 +34,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from flows.log_marks import TRANSFORM_FINISHED
 from infra import checkov
+from infra.app import no_credentials
 from infra.config import InfraConfig
 from infra.lambdas import METRICS_NAMESPACE
 from infra.runner import (
@@ -135,12 +136,7 @@ def runners(tmp_path_factory: pytest.TempPathFactory) -> Runners:
         }
     )
     outdir = tmp_path_factory.mktemp("cdk.out")
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in list(os.environ):
-            if variable.startswith(("AWS_", "CDK_DEFAULT_")):
-                patch.delenv(variable)
-        patch.setenv("AWS_CONFIG_FILE", str(outdir / "no-config"))
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(outdir / "no-credentials"))
+    with no_credentials(outdir):
         app = cdk.App(outdir=str(outdir), context=context, stack_traces=False)
         # The cloud stack from context, as the CLI gives it; cdk-nag on synth.
         stacks = {"cloud": add_streamlake(app)}

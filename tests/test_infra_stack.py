@@ -8,7 +8,6 @@ error. The runner (infra/runner.py) has tests of its own in test_infra_runner.py
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra import checkov
+from infra.app import no_credentials
 from infra.config import InfraConfig
 from infra.runner import PREFECT_API_URL_PARAMETER
 from infra.stack import StreamlakeStack, add_streamlake
@@ -84,13 +84,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         }
     )
     outdir = tmp_path_factory.mktemp("cdk.out")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("AWS_") or name.startswith("CDK_DEFAULT_"):
-                patch.delenv(name)
-        # No credentials anywhere: a synthesis that looked anything up would fail.
-        patch.setenv("AWS_CONFIG_FILE", str(outdir / "no-config"))
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(outdir / "no-credentials"))
+    # No credentials anywhere: a synthesis that looked anything up would fail.
+    with no_credentials(outdir):
         app = cdk.App(outdir=str(outdir), context=context, stack_traces=False)
         stack = add_streamlake(app)
         existing = StreamlakeStack(app, EXISTING)
