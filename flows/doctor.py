@@ -45,11 +45,11 @@ from ingestion.bronze_catalog import QUARANTINE_TABLE
 from ingestion.settings import Settings
 from ingestion.ssm_parameters import (
     PLACEHOLDER_API_URL,
-    PREFECT_API_KEY_SECRET,
     PREFECT_API_URL_PARAMETER,
     PUBLISHED_SETTINGS,
     SOURCES_PARAMETER,
     parameter_name,
+    prefect_key_secret_name,
 )
 from ingestion.store import LakeRootError, LakeStore
 
@@ -406,7 +406,7 @@ def prefect_key(account: Account) -> str | None:
     if key:
         return key
     secrets = account.client("secretsmanager")
-    name = f"{(account.settings.ssm_prefix or '').strip('/')}/{PREFECT_API_KEY_SECRET}"
+    name = prefect_key_secret_name(account.settings.ssm_prefix or "")
     try:
         return secrets.get_secret_value(SecretId=name)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException:

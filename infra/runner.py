@@ -32,8 +32,8 @@ from infra.operations import Operations
 from infra.storage import LakeStorage
 from ingestion.ssm_parameters import (
     PLACEHOLDER_API_URL,
-    PREFECT_API_KEY_SECRET,
     PREFECT_API_URL_PARAMETER,
+    prefect_key_secret_name,
 )
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -385,7 +385,7 @@ class Runner(Construct):
         secret = secretsmanager.Secret(
             self,
             "PrefectApiKey",
-            secret_name=f"{config.ssm_prefix.lstrip('/')}/{PREFECT_API_KEY_SECRET}",
+            secret_name=prefect_key_secret_name(config.ssm_prefix),
             description="Prefect Cloud API key of the Streamlake runner; replace the "
             "generated placeholder with put-secret-value.",
             generate_secret_string=secretsmanager.SecretStringGenerator(

@@ -44,6 +44,12 @@ def parameter_name(prefix: str, setting: str) -> str:
     return f"{prefix.rstrip('/')}/{setting}"
 
 
+def prefect_key_secret_name(prefix: str) -> str:
+    """The Secrets Manager secret of the runner's Prefect API key, named beside the
+    stack's parameters (without their leading slash: a secret's name is no path)."""
+    return f"{prefix.strip('/')}/{PREFECT_API_KEY_SECRET}"
+
+
 def read_published(prefix: str, region: str | None) -> dict[str, str]:
     """The published values under `prefix`, keyed by setting; unknown names are ignored."""
     # Imported here: the Lambda handlers import Settings but never read SSM, and
