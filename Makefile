@@ -31,17 +31,23 @@ $(TOOLS)/bin/uv:
 	$(UV) sync --frozen
 	@touch $@
 
+# A venv under .tools of its own for some of uv.lock's packages, hashes checked:
+# $(1) its folder, $(2) the groups, as `uv export` takes them.
+define group_venv
+	mkdir -p $(TOOLS)
+	$(UV) export --frozen $(2) --no-emit-project --quiet -o $(TOOLS)/$(1)-requirements.txt
+	rm -rf $(TOOLS)/$(1)
+	$(UV) venv --quiet $(TOOLS)/$(1)
+	$(UV) pip install --quiet --require-hashes --python $(TOOLS)/$(1)/bin/python -r $(TOOLS)/$(1)-requirements.txt
+	@touch $@
+endef
+
 # checkov, which the infra tests run on the synthesized templates, in a venv of its
 # own: it pins boto3 and cachetools below the project's. Its versions and hashes
 # come from uv.lock's `audit` group.
 CHECKOV := $(TOOLS)/checkov/bin/checkov
 $(CHECKOV): uv.lock | $(UV)
-	mkdir -p $(TOOLS)
-	$(UV) export --frozen --only-group audit --no-emit-project --quiet -o $(TOOLS)/checkov-requirements.txt
-	rm -rf $(TOOLS)/checkov
-	$(UV) venv --quiet $(TOOLS)/checkov
-	$(UV) pip install --quiet --require-hashes --python $(TOOLS)/checkov/bin/python -r $(TOOLS)/checkov-requirements.txt
-	@touch $@
+	$(call group_venv,checkov,--only-group audit)
 
 install: .venv/.installed $(CHECKOV)
 
@@ -94,12 +100,7 @@ infra-synth: install
 ATHENA_SUITE_ENV := $(TOOLS)/athena-suite/bin/python
 ATHENA_SUITE_SOURCE := $(TOOLS)/dbt-athena-suite/SOURCE
 $(ATHENA_SUITE_ENV): uv.lock | $(UV)
-	mkdir -p $(TOOLS)
-	$(UV) export --frozen --no-default-groups --group athena-suite --no-emit-project --quiet -o $(TOOLS)/athena-suite-requirements.txt
-	rm -rf $(TOOLS)/athena-suite
-	$(UV) venv --quiet $(TOOLS)/athena-suite
-	$(UV) pip install --quiet --require-hashes --python $(ATHENA_SUITE_ENV) -r $(TOOLS)/athena-suite-requirements.txt
-	@touch $@
+	$(call group_venv,athena-suite,--no-default-groups --group athena-suite)
 
 $(ATHENA_SUITE_SOURCE): uv.lock | .venv/.installed
 	$(UV) run --frozen python -m athena_emulator.adapter_suite fetch
