@@ -356,31 +356,10 @@ def dbt_builds(client: Any, flow_runs: list[Any]) -> dict[Any, tuple[float, floa
 
 
 def transform_running() -> bool:
-    """A transform flow run is scheduled, pending or running now."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterExpectedStartTime,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
+    """A run of the served transform deployment is scheduled, pending or running now."""
+    from flows.deployments import transforms_under_way
 
-    under_way = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
-    with get_client(sync_client=True) as client:
-        return bool(
-            client.read_flow_runs(
-                flow_filter=FlowFilter(name=FlowFilterName(any_=["transform"])),
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=under_way)),
-                    # not the schedule's next run, due later
-                    expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
-                ),
-                limit=1,
-            )
-        )
+    return transforms_under_way(limit=1) > 0
 
 
 def wait_until_caught_up(landing: Landing, timeout: float) -> bool:

@@ -98,16 +98,7 @@ def transform_trigger(settings: Settings) -> TransformTrigger:
         )
 
     def busy() -> bool:
-        with get_client(sync_client=True) as client:
-            under_way = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[TRANSFORM])),
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_UNDER_WAY)),
-                    expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
-                ),
-                limit=TRIGGERED_AT_ONCE,
-            )
-        return len(under_way) >= TRIGGERED_AT_ONCE
+        return transforms_under_way(TRIGGERED_AT_ONCE) >= TRIGGERED_AT_ONCE
 
     return TransformTrigger(
         LakeStore.from_settings(settings),
@@ -115,6 +106,22 @@ def transform_trigger(settings: Settings) -> TransformTrigger:
         busy=busy,
         min_interval=min_interval_seconds(settings),
     )
+
+
+def transforms_under_way(limit: int) -> int:
+    """Runs of the transform deployment under way now, counted up to `limit` (not the
+    schedule's next run, due later)."""
+    with get_client(sync_client=True) as client:
+        return len(
+            client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[TRANSFORM])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_UNDER_WAY)),
+                    expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
+                ),
+                limit=limit,
+            )
+        )
 
 
 def serve_all(settings: Settings) -> None:
