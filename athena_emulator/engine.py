@@ -836,8 +836,10 @@ class Frontend:
     def _add_partitions(self, db: str, name: str, partitions: list[list[tuple[str, str]]]) -> None:
         """Athena registers in Glue the partitions a CTAS or INSERT INTO writes to
         a Hive table (insert-into.html); those Glue already has are left as they are."""
+        if not partitions:  # an unpartitioned table: no Glue lookup
+            return
         table = self.catalog.table(db, name)
-        if table is None or not partitions:
+        if table is None:
             return
         descriptor = table.raw.get("StorageDescriptor", {})
         location = (table.location or "").rstrip("/")
@@ -1527,9 +1529,11 @@ class Frontend:
         return Outcome("SUCCEEDED", "DDL", substatement, target=f"{db}.{name}")
 
     def _hive_utility(self, statement: hive_ddl.Utility, database: str) -> Outcome:
+        table = None
         if statement.name is not None:
             db, name = self._hive_names(statement.name, database)
-            if self.catalog.table(db, name) is None:
+            table = self.catalog.table(db, name)
+            if table is None:
                 raise AthenaFailure(
                     "FAILED",
                     f"SemanticException [Error 10001]: Table not found {db}.{name}",
@@ -1542,17 +1546,17 @@ class Frontend:
                 error_type=DDL_FAILED,
             )
         outcome = Outcome("SUCCEEDED", "UTILITY", statement.verb.upper())
-        answer = self._show(statement, database)
+        answer = self._show(statement, table, database)
         if answer is not None:
             outcome.columns = [(answer.column, "varchar")]
             outcome.rows = [[line] for line in answer.lines]
         return outcome
 
-    def _show(self, statement: hive_ddl.Utility, database: str) -> show.Answer | None:
-        """The rows of a SHOW or DESCRIBE; None for the utility statements that have none."""
-        table = None
-        if statement.name is not None:
-            table = self.catalog.table(*self._hive_names(statement.name, database))
+    def _show(
+        self, statement: hive_ddl.Utility, table: Table | None, database: str
+    ) -> show.Answer | None:
+        """The rows of a SHOW or DESCRIBE of `table` (the statement's, when it names one);
+        None for the utility statements that have none."""
         if statement.verb == "show_tables":
             return show.show_tables(self.catalog, statement.database or database, statement.pattern)
         if statement.verb == "show_databases":
