@@ -43,6 +43,11 @@
             "plausibility test " ~ test.name ~ ": cannot tell which model it tests from "
             ~ test.test_metadata.kwargs.model) }}
     {%- endif -%}
+    {{ return(_referenced_node(found)) }}
+{%- endmacro %}
+
+{#- The graph's node (model, seed or source) of a match of _reference_pattern. -#}
+{% macro _referenced_node(found) -%}
     {%- if found.group(1) == 'ref' -%}
         {%- set nodes = graph.nodes.values() | selectattr('name', 'equalto', found.group(3))
             | rejectattr('resource_type', 'equalto', 'test') | list -%}
@@ -71,12 +76,7 @@
             {{ exceptions.raise_compiler_error("cannot evaluate the test argument " ~ value) }}
         {%- endif -%}
         {%- if from_graph -%}
-            {%- set nodes = graph.nodes.values() | selectattr('name', 'equalto', found.group(3))
-                | rejectattr('resource_type', 'equalto', 'test') | list
-                if found.group(1) == 'ref' else graph.sources.values()
-                | selectattr('source_name', 'equalto', found.group(2))
-                | selectattr('name', 'equalto', found.group(3)) | list -%}
-            {{ return(nodes[0].relation_name) }}
+            {{ return(_referenced_node(found).relation_name) }}
         {%- endif -%}
         {%- if found.group(1) == 'ref' -%}
             {{ return(ref(found.group(3))) }}
