@@ -416,10 +416,18 @@ class _Parser:
                     statement.serde_properties = self.properties()
             else:
                 self.expect("delimited")
-                while self.accept("fields", "terminated", "by") or self.accept(
-                    "lines", "terminated", "by"
-                ):
-                    self.string()
+                while True:
+                    if self.accept("fields", "terminated", "by"):
+                        # Glue keeps it as the SerDe's field.delim, which the reader splits at.
+                        delimiter = self.string()
+                        statement.serde_properties = {
+                            "field.delim": delimiter,
+                            "serialization.format": delimiter,
+                        }
+                    elif self.accept("lines", "terminated", "by"):
+                        self.string()  # LazySimpleSerDe only splits lines at \n
+                    else:
+                        break
                 statement.serde = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
         if self.accept("stored", "as"):
             if self.accept("inputformat"):

@@ -156,6 +156,26 @@ def test_insert_into_a_text_table_writes_rows_its_serde_reads(
     assert sorted(text.splitlines()) == [b"1\x01a, b\x012020-01-01 10:00:00.25", b"2\x01\\N\x01\\N"]
 
 
+def test_a_delimited_text_table_splits_its_fields_at_its_delimiter(
+    athena: Frontend, bucket: str
+) -> None:
+    """create-table.html: `ROW FORMAT DELIMITED FIELDS TERMINATED BY 'char'` names the
+    field delimiter of a text table, which Glue keeps as the SerDe's `field.delim`
+    (lazy-simple-serde.html); rows are read split at it, not at \\001."""
+    succeeds(
+        athena,
+        "create external table functions.commas (`id` int, `name` string) "
+        f"row format delimited fields terminated by ',' location '{bucket}/commas/'",
+    )
+    serde = glue_table(athena, "commas")["StorageDescriptor"]["SerdeInfo"]
+    assert serde["Parameters"]["field.delim"] == ","
+    athena.s3.put_object(Bucket="statements", Key="commas/rows.csv", Body=b"1,a\n2,b\n")
+    assert run(athena, "select id, name from functions.commas order by id").rows == [
+        ["1", "a"],
+        ["2", "b"],
+    ]
+
+
 def test_show_columns_describe_and_show_tables_answer_from_glue(
     athena: Frontend, bucket: str
 ) -> None:
