@@ -218,7 +218,7 @@ def test_dbt_command_strips_the_lease_flag_and_guards_the_child(tmp_path) -> Non
     probe = (
         "import sys, boto3\n"
         "from flows.warehouse import dbt_command\n"
-        "args = dbt_command._guard_writes(sys.argv[1:])\n"
+        "args = dbt_command.take_lease_flag(sys.argv[1:])\n"
         "print(args)\n"
         "glue = boto3.client('glue', region_name='eu-west-1', aws_access_key_id='x', "
         "aws_secret_access_key='x', endpoint_url='http://127.0.0.1:9')\n"

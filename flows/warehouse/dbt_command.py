@@ -81,10 +81,10 @@ def target_path(args: list[str]) -> Path:
 
 
 def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
-    """run_here() on a parse of the project made earlier in this process (the dbt worker's)."""
+    """run_here() on a parse of the project made earlier in this process (the dbt worker's),
+    with LEASE_FLAG taken off already (take_lease_flag)."""
     from flows.warehouse.parsed_project import run_on  # noqa: PLC0415 (imports dbt)
 
-    args = _guard_writes(args)
     if _targets_aws(args):
         share_botocore_loader()
     try:
@@ -95,7 +95,7 @@ def run_parsed(parsed: ParsedProject, args: list[str]) -> int:
 
 def run_here(args: list[str]) -> int:
     """Run one dbt command in this process; returns dbt's exit code."""
-    args = _guard_writes(args)
+    args = take_lease_flag(args)
     gc.disable()
     try:
         from dbt.cli.main import cli  # noqa: PLC0415 (imported with the collector off)
@@ -115,7 +115,7 @@ def run_here(args: list[str]) -> int:
     return 0
 
 
-def _guard_writes(args: list[str]) -> list[str]:
+def take_lease_flag(args: list[str]) -> list[str]:
     """The arguments without LEASE_FLAG; with it, this process's AWS writes check the
     lease first, for the rest of its life (it runs this one command)."""
     if LEASE_FLAG not in args[:-1]:

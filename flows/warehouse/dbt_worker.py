@@ -320,9 +320,15 @@ def warm_up(settings: Settings) -> ParsedProject:
 def commands(parsed: ParsedProject) -> Prepare:
     """A fork runs as flows.warehouse.dbt_command runs dbt in-process, on the worker's parse
     when it may."""
-    from flows.warehouse.dbt_command import run_here, run_parsed  # noqa: PLC0415 (it imports this module)
+    from flows.warehouse.dbt_command import (  # noqa: PLC0415 (it imports this module)
+        run_here,
+        run_parsed,
+        take_lease_flag,
+    )
 
     def prepare(args: list[str], environment: dict[str, str]) -> tuple[str, Callable[[], int]]:
+        # In the fork: its AWS writes check the caller's lease from here on.
+        args = take_lease_flag(args)
         why_not = parsed.reusable_for(args, environment)
         if why_not is None:
             return "the worker's parse", lambda: run_parsed(parsed, args)

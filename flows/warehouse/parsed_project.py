@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.warehouse.dbt_command import LEASE_FLAG, flag_value
+from flows.warehouse.dbt_command import flag_value
 from flows.warehouse.lakehouse import NEW_BRONZE_FILES, PROJECT_DIR
 
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
@@ -93,8 +93,6 @@ class ParsedProject:
 
     def reusable_for(self, args: list[str], environment: Mapping[str, str]) -> str | None:
         """None if `dbt <args>` in `environment` may run on this parse; else why not."""
-        if args[:1] == [LEASE_FLAG]:  # the project's own flag, taken off before dbt sees it
-            args = args[2:]
         if not args or args[0] not in REUSING_COMMANDS:
             return f"`dbt {args[0] if args else ''}` parses for itself"
         flags = {arg.split("=", 1)[0] for arg in args}
