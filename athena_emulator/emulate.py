@@ -74,6 +74,8 @@ KINDS = ("SELECT", "CTAS", "MERGE", "INSERT", "DELETE", "DDL", "OTHER")
 # TB as Athena's console and bills count it, 2**40 bytes.
 USD_PER_TB = 5.0
 TB = 2**40
+# The month of the monthly figures: 30 days.
+MONTH_SECONDS = 30 * 24 * 3600
 # What a statement would take on Athena, modeled (the emulator's own time says
 # nothing about it). Athena reports each query's time in parts
 # (QueryRuntimeStatisticsTimeline: queue, service pre-processing, planning,
@@ -694,4 +696,4 @@ def emulate_transform(
 
 def monthly_cost(record: RunRecord, interval_seconds: float) -> float:
     """A run's cost times the runs a 30-day month holds at the given cadence."""
-    return record.cost_usd * math.floor(30 * 24 * 3600 / interval_seconds)
+    return record.cost_usd * math.floor(MONTH_SECONDS / interval_seconds)

@@ -38,15 +38,22 @@ from pathlib import Path
 
 import yaml
 
-from athena_emulator.emulate import STATE_FOLDER, TB, USD_PER_TB, modeled_latency
+from athena_emulator.emulate import (
+    MONTH_SECONDS,
+    STATE_FOLDER,
+    TB,
+    USD_PER_TB,
+    modeled_latency,
+)
+from athena_emulator.server import MINIMUM_BILLED_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
-MONTH_S = 30 * 24 * 3600
 # Before dbt's first statement on AWS: the runner (already running on Fargate)
 # starts a flow-run process, which lists the new Bronze on S3 and starts dbt.
 RUNNER_START_S = 10.0
-# After each run the transform evaluates the alert rules in one Athena query.
-ALERT_QUERY_BILLED = 10 * 2**20
+# After each run the transform evaluates the alert rules in one Athena query,
+# billed its minimum.
+ALERT_QUERY_BILLED = MINIMUM_BILLED_BYTES
 ALERT_QUERY_S = 2.0
 # The statement log's blocks (athena_emulator/server.py _log_block).
 _BLOCK = re.compile(
@@ -217,9 +224,9 @@ def landing_to_gold(
     busy = RUNNER_START_S + run.threaded_s
     # A scheduled run that finds the last one running skips: the cadence's multiple.
     cycle = interval_s * math.ceil(busy / interval_s)
-    scheduled_runs = int(MONTH_S // cycle)
+    scheduled_runs = int(MONTH_SECONDS // cycle)
     triggered_cycle = max(min_interval_s, busy + ALERT_QUERY_S)
-    triggered_runs = int(MONTH_S // triggered_cycle)
+    triggered_runs = int(MONTH_SECONDS // triggered_cycle)
     return [
         LandingToGold(
             f"every {interval_s:.0f} s (default)",

@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 import infra  # noqa: E402,F401  (first: it sets the environment aws_cdk's Node runtime reads)
 
 # isort: split
-from athena_emulator.emulate import TB, USD_PER_TB  # noqa: E402
+from athena_emulator.emulate import MONTH_SECONDS, TB, USD_PER_TB  # noqa: E402
+from athena_emulator.server import MINIMUM_BILLED_BYTES  # noqa: E402
 from flows.demo_app.delivery import DeliveryConfig, deliveries  # noqa: E402
 from flows.demo_app.feed import feed  # noqa: E402
 from flows.demo_app.workload import WorkloadConfig  # noqa: E402
@@ -72,7 +73,6 @@ END = "<!-- cost:end -->"
 PRICE_REGION = "us-east-1"
 PRICE_DATE = "2025-06"
 HOURS = 730  # AWS's month in its price pages
-MONTH_SECONDS = 30 * 24 * 3600  # the month of the Athena figures (athena_emulator monthly_cost)
 GB = 2**30
 
 # (price in USD, unit, where it is published)
@@ -118,6 +118,7 @@ PRICES: dict[str, tuple[float, str, str]] = {
 # Assumptions, each with its reason; change them to your numbers.
 RATES = (100, 5000)  # events/s on the Kinesis stream
 TRANSFORM_INTERVAL_S = 300  # the transform's schedule (cdk.json's default)
+RUNS_A_MONTH = MONTH_SECONDS // TRANSFORM_INTERVAL_S
 # Container Insights on an ECS cluster: metrics by cluster (about 10), by
 # service (13) and by task family (9), from its metric list.
 CONTAINER_INSIGHTS_METRICS = 32
@@ -146,7 +147,7 @@ MEASURED_STATEMENTS = 34
 MEASURED_BILLED_BYTES = 342 * 2**20
 MEASURED_SCANNED_BYTES = round(42.9 * 2**20)
 BENCH_EVENTS_PER_DAY = 1_000_000 / 60
-ALERT_QUERY_BILLED_BYTES = 10 * 2**20  # the alert rules: one query a run, at its minimum
+ALERT_QUERY_BILLED_BYTES = MINIMUM_BILLED_BYTES  # the alert rules: one query a run
 
 
 def price(name: str) -> float:
@@ -373,8 +374,7 @@ def with_the_rate(template: Template, rate: int, measured: Measured) -> list[Lin
             )
         )
     files = sum(invocations for _, invocations in handlers)
-    runs = MONTH_SECONDS // TRANSFORM_INTERVAL_S
-    athena_puts = runs * MEASURED_STATEMENTS * ATHENA_PUTS_PER_STATEMENT
+    athena_puts = RUNS_A_MONTH * MEASURED_STATEMENTS * ATHENA_PUTS_PER_STATEMENT
     lines.append(
         _grows(
             "S3 PUTs (Bronze files, Athena's results and Iceberg files)",
@@ -392,7 +392,7 @@ def with_the_rate(template: Template, rate: int, measured: Measured) -> list[Lin
     )
     log_gb = (
         files * (measured.handler_log_bytes + LAMBDA_PLATFORM_LOG_BYTES)
-        + runs * RUNNER_LOG_BYTES_PER_RUN
+        + RUNS_A_MONTH * RUNNER_LOG_BYTES_PER_RUN
     ) / GB
     lines.append(
         _grows(
@@ -401,7 +401,7 @@ def with_the_rate(template: Template, rate: int, measured: Measured) -> list[Lin
             log_gb * (price("logs_gb") + price("logs_stored_gb")),
         )
     )
-    nat_gb = runs * NAT_BYTES_PER_RUN / GB if template.of("AWS::EC2::NatGateway") else 0.0
+    nat_gb = RUNS_A_MONTH * NAT_BYTES_PER_RUN / GB if template.of("AWS::EC2::NatGateway") else 0.0
     lines.append(
         _grows("NAT data (the runner's calls)", f"{nat_gb:,.1f} GB", nat_gb * price("nat_gb"))
     )
@@ -410,14 +410,13 @@ def with_the_rate(template: Template, rate: int, measured: Measured) -> list[Lin
 
 def athena(rate: int) -> list[Line]:
     """The measured run's statement minimums, and its scan extrapolated to the rate."""
-    runs = MONTH_SECONDS // TRANSFORM_INTERVAL_S
-    floor = (MEASURED_BILLED_BYTES + ALERT_QUERY_BILLED_BYTES) * runs / TB * USD_PER_TB
+    floor = (MEASURED_BILLED_BYTES + ALERT_QUERY_BILLED_BYTES) * RUNS_A_MONTH / TB * USD_PER_TB
     scanned = MEASURED_SCANNED_BYTES * rate * 86_400 / BENCH_EVENTS_PER_DAY
-    extra = max(0.0, scanned - MEASURED_SCANNED_BYTES) * runs / TB * USD_PER_TB
+    extra = max(0.0, scanned - MEASURED_SCANNED_BYTES) * RUNS_A_MONTH / TB * USD_PER_TB
     return [
         _grows(
             "Athena: a scheduled run's statements (measured)",
-            f"{MEASURED_STATEMENTS + 1} statements, {runs:,} runs",
+            f"{MEASURED_STATEMENTS + 1} statements, {RUNS_A_MONTH:,} runs",
             floor,
         ),
         _grows(
