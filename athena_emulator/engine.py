@@ -944,9 +944,7 @@ class Frontend:
                     "COLUMN_NOT_FOUND",
                     f"Insert column name does not exist in target table: {column}",
                 )
-        query = insert.expression
-        if isinstance(query, exp.Values):
-            query = relations.values_query(query)
+        query = insert.expression  # VALUES made a query already (relations.rewrite)
         columns, typed = self.analyze(query, database)
         if len(columns) != len(listed):
             raise AthenaFailure(

@@ -4,8 +4,8 @@ relation Trino's documentation says it is.
 
 - `( relation )`: a parenthesized relation is the relation (SqlBase.g4,
   relationPrimary), as dbt-athena's force-batch merge writes `from (t)`;
-- `VALUES (...), (...)` as a query: a relation whose columns are _col0,
-  _col1, ... (sql/values.md);
+- `VALUES (...), (...)` as a query (the statement, or the query of an INSERT
+  or a CTAS): a relation whose columns are _col0, _col1, ... (sql/values.md);
 - `TABLE(sequence(start => a, stop => b, step => c))`: the built-in table
   function's one column `sequential_number bigint`, `start` 0 and `step` 1 by
   default, `stop` inclusive (functions/table.md).
@@ -21,7 +21,12 @@ SEQUENCE_DEFAULTS = {"start": exp.Literal.number(0), "step": exp.Literal.number(
 
 def rewrite(tree: exp.Expression) -> exp.Expression:
     """A parsed statement with these relations replaced by what they mean."""
-    return tree.transform(_relation, copy=False)
+    tree = tree.transform(_relation, copy=False)
+    if isinstance(tree, exp.Values):
+        return values_query(tree)
+    if isinstance(tree, exp.Insert | exp.Create) and isinstance(tree.expression, exp.Values):
+        tree.set("expression", values_query(tree.expression))
+    return tree
 
 
 def _relation(node: exp.Expression) -> exp.Expression:

@@ -156,6 +156,23 @@ def test_insert_into_a_text_table_writes_rows_its_serde_reads(
     assert sorted(text.splitlines()) == [b"1\x01a, b\x012020-01-01 10:00:00.25", b"2\x01\\N\x01\\N"]
 
 
+def test_values_is_a_query_in_a_ctas_and_on_its_own(athena: Frontend, bucket: str) -> None:
+    """sql/values.md: VALUES can be used anywhere a query can, e.g. as the query of
+    CREATE TABLE AS or on its own; its columns are named _col0, _col1, ..."""
+    succeeds(
+        athena,
+        "create table functions.valued with (table_type = 'iceberg', is_external = false, "
+        f"location = '{bucket}/valued/') as values (1, 'a'), (2, 'b')",
+    )
+    columns = glue_table(athena, "valued")["StorageDescriptor"]["Columns"]
+    assert [c["Name"] for c in columns] == ["_col0", "_col1"]
+    assert run(athena, "select _col0, _col1 from functions.valued order by 1").rows == [
+        ["1", "a"],
+        ["2", "b"],
+    ]
+    assert run(athena, "values (1, 'x'), (2, 'y')").rows == [["1", "x"], ["2", "y"]]
+
+
 def test_a_delimited_text_table_splits_its_fields_at_its_delimiter(
     athena: Frontend, bucket: str
 ) -> None:
